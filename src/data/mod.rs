@@ -1,0 +1,123 @@
+//! Datasets as the pipeline sees them: tracks, artists, albums and genre labels, plus the
+//! audio behind each track. Ground truth (for generated worlds) lives apart, in
+//! [`synth::GroundTruth`], and is handed out only by an explicit call.
+//!
+//! This module knows nothing of audio maths or models.
+
+pub mod split;
+pub mod synth;
+
+use serde::Serialize;
+use std::fmt;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(pub u32);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A track, as FMA numbers them.
+    TrackId
+);
+id_type!(
+    /// An artist.
+    ArtistId
+);
+id_type!(
+    /// An album (FMA uses −1 for "no album"; such tracks get an album of their own).
+    AlbumId
+);
+id_type!(
+    /// A genre of the genre tree.
+    GenreId
+);
+
+/// A genre the pipeline can predict. `index` is its class index in models and metrics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Genre {
+    pub id: GenreId,
+    pub title: String,
+}
+
+/// One track as the pipeline sees it: the label is what the uploader set, noise and all.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Track {
+    pub id: TrackId,
+    pub artist: ArtistId,
+    pub album: AlbumId,
+    /// Class index into [`Dataset::genres`] of the label as published.
+    pub genre: usize,
+    pub title: String,
+}
+
+/// Mono audio samples in [-1, 1] at a known rate.
+#[derive(Debug, Clone)]
+pub struct Clip {
+    pub samples: Vec<f32>,
+    pub sample_rate: u32,
+}
+
+/// Why a track's audio could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    #[error("track {track}: {reason}")]
+    Unavailable { track: TrackId, reason: String },
+}
+
+/// Where a track's samples come from. Loading happens on demand, track by track, so memory
+/// stays bounded whatever the dataset size.
+pub trait AudioSource: Send + Sync {
+    fn load(&self, track: &Track) -> Result<Clip, AudioError>;
+    /// A short description for logs and run records.
+    fn describe(&self) -> String;
+}
+
+/// Tracks with labels and the audio behind them.
+pub struct Dataset {
+    pub name: String,
+    /// The label classes, in class-index order.
+    pub genres: Vec<Genre>,
+    pub tracks: Vec<Track>,
+    pub audio: Box<dyn AudioSource>,
+}
+
+impl Dataset {
+    pub fn genre_titles(&self) -> Vec<String> {
+        self.genres.iter().map(|g| g.title.clone()).collect()
+    }
+
+    pub fn artist_count(&self) -> usize {
+        let mut a: Vec<ArtistId> = self.tracks.iter().map(|t| t.artist).collect();
+        a.sort();
+        a.dedup();
+        a.len()
+    }
+
+    pub fn album_count(&self) -> usize {
+        let mut a: Vec<AlbumId> = self.tracks.iter().map(|t| t.album).collect();
+        a.sort();
+        a.dedup();
+        a.len()
+    }
+}
+
+impl fmt::Debug for Dataset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dataset")
+            .field("name", &self.name)
+            .field("genres", &self.genres.len())
+            .field("tracks", &self.tracks.len())
+            .field("audio", &self.audio.describe())
+            .finish()
+    }
+}

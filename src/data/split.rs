@@ -1,0 +1,266 @@
+//! Train/validation/test splits, and the artist and album leakage each one leaves.
+//!
+//! `artist` follows FMA's method: artists are placed whole, largest first, each into the
+//! split that is furthest below its target share for the artist's genre, so the split is
+//! artist-disjoint and as genre-stratified as whole artists allow. `random` cuts a shuffled
+//! track list and lets artists leak, as a naive split does.
+
+use super::{ArtistId, Dataset, Track};
+use crate::rng::Rng;
+use crate::spec::{SplitSpec, SplitStrategy};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SplitName {
+    Train,
+    Validation,
+    Test,
+}
+
+impl SplitName {
+    pub const ALL: [SplitName; 3] = [SplitName::Train, SplitName::Validation, SplitName::Test];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SplitName::Train => "train",
+            SplitName::Validation => "validation",
+            SplitName::Test => "test",
+        }
+    }
+}
+
+/// Which split each track (in dataset order) belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    pub assignment: Vec<SplitName>,
+}
+
+/// How much a split leaks: held-out tracks whose artist or album is also in training.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Leakage {
+    pub test_tracks_with_train_artist: usize,
+    pub test_tracks_with_train_album: usize,
+    pub validation_tracks_with_train_artist: usize,
+}
+
+impl Split {
+    pub fn make(dataset: &Dataset, spec: &SplitSpec, seed: u64) -> Split {
+        let ratios = [spec.train, spec.validation, spec.test];
+        let mut rng = Rng::derive(seed, "split", 0);
+        match spec.strategy {
+            SplitStrategy::Random => random_split(&dataset.tracks, ratios, &mut rng),
+            SplitStrategy::Artist => {
+                artist_split(&dataset.tracks, dataset.genres.len(), ratios, &mut rng)
+            }
+        }
+    }
+
+    pub fn indices(&self, which: SplitName) -> Vec<usize> {
+        (0..self.assignment.len())
+            .filter(|&i| self.assignment[i] == which)
+            .collect()
+    }
+
+    pub fn leakage(&self, tracks: &[Track]) -> Leakage {
+        let train_artists: BTreeSet<_> = self
+            .indices(SplitName::Train)
+            .into_iter()
+            .map(|i| tracks[i].artist)
+            .collect();
+        let train_albums: BTreeSet<_> = self
+            .indices(SplitName::Train)
+            .into_iter()
+            .map(|i| tracks[i].album)
+            .collect();
+        let count = |which, f: &dyn Fn(&Track) -> bool| {
+            self.indices(which)
+                .into_iter()
+                .filter(|&i| f(&tracks[i]))
+                .count()
+        };
+        Leakage {
+            test_tracks_with_train_artist: count(SplitName::Test, &|t| {
+                train_artists.contains(&t.artist)
+            }),
+            test_tracks_with_train_album: count(SplitName::Test, &|t| {
+                train_albums.contains(&t.album)
+            }),
+            validation_tracks_with_train_artist: count(SplitName::Validation, &|t| {
+                train_artists.contains(&t.artist)
+            }),
+        }
+    }
+
+    /// SHA-256 over (track id, split) pairs: equal hashes mean equal splits.
+    pub fn hash(&self, tracks: &[Track]) -> String {
+        let mut h = Sha256::new();
+        for (t, s) in tracks.iter().zip(&self.assignment) {
+            h.update(t.id.0.to_le_bytes());
+            h.update([*s as u8]);
+        }
+        crate::spec::hex(&h.finalize())
+    }
+
+    /// Track counts per split and genre class.
+    pub fn counts(&self, tracks: &[Track], n_genres: usize) -> BTreeMap<SplitName, Vec<usize>> {
+        let mut out: BTreeMap<SplitName, Vec<usize>> = SplitName::ALL
+            .iter()
+            .map(|s| (*s, vec![0; n_genres]))
+            .collect();
+        for (t, s) in tracks.iter().zip(&self.assignment) {
+            out.get_mut(s).expect("every split is present")[t.genre] += 1;
+        }
+        out
+    }
+}
+
+fn random_split(tracks: &[Track], ratios: [f64; 3], rng: &mut Rng) -> Split {
+    let n = tracks.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    rng.shuffle(&mut order);
+    let n_train = (ratios[0] * n as f64).round() as usize;
+    let n_val = (ratios[1] * n as f64).round() as usize;
+    let mut assignment = vec![SplitName::Test; n];
+    for (rank, &i) in order.iter().enumerate() {
+        assignment[i] = if rank < n_train {
+            SplitName::Train
+        } else if rank < n_train + n_val {
+            SplitName::Validation
+        } else {
+            SplitName::Test
+        };
+    }
+    Split { assignment }
+}
+
+fn artist_split(tracks: &[Track], n_genres: usize, ratios: [f64; 3], rng: &mut Rng) -> Split {
+    // Per artist: its tracks and its genre counts.
+    let mut by_artist: BTreeMap<ArtistId, Vec<usize>> = BTreeMap::new();
+    for (i, t) in tracks.iter().enumerate() {
+        by_artist.entry(t.artist).or_default().push(i);
+    }
+    let mut artists: Vec<(ArtistId, Vec<usize>)> = by_artist.into_iter().collect();
+    // Shuffle first so that equal-sized artists are taken in a seeded, not id, order.
+    rng.shuffle(&mut artists);
+    artists.sort_by_key(|(_, idx)| std::cmp::Reverse(idx.len()));
+
+    let mut genre_total = vec![0f64; n_genres];
+    for t in tracks {
+        genre_total[t.genre] += 1.0;
+    }
+    let mut placed = [
+        vec![0f64; n_genres],
+        vec![0f64; n_genres],
+        vec![0f64; n_genres],
+    ];
+    let mut placed_total = [0f64; 3];
+    let n = tracks.len() as f64;
+    let mut assignment = vec![SplitName::Train; tracks.len()];
+    for (_, idx) in artists {
+        let mut counts = vec![0f64; n_genres];
+        for &i in &idx {
+            counts[tracks[i].genre] += 1.0;
+        }
+        // Deficit of each split for this artist's genres, relative to its target; the
+        // overall size deficit breaks ties so small genres do not starve a split.
+        let mut best = 0;
+        let mut best_score = f64::NEG_INFINITY;
+        for s in 0..3 {
+            let mut score = 0.0;
+            for g in 0..n_genres {
+                if counts[g] > 0.0 {
+                    let target = ratios[s] * genre_total[g];
+                    score += counts[g] * (target - placed[s][g]) / target.max(1e-9);
+                }
+            }
+            score /= idx.len() as f64;
+            score += 1e-3 * (ratios[s] * n - placed_total[s]) / (ratios[s] * n);
+            if score > best_score {
+                best_score = score;
+                best = s;
+            }
+        }
+        for &i in &idx {
+            assignment[i] = SplitName::ALL[best];
+            placed[best][tracks[i].genre] += 1.0;
+        }
+        placed_total[best] += idx.len() as f64;
+    }
+    Split { assignment }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::synth::SyntheticWorld;
+    use crate::spec::SyntheticSpec;
+
+    fn world() -> Dataset {
+        let spec = SyntheticSpec {
+            genres: 5,
+            artists: 80,
+            albums_per_artist: [1, 3],
+            tracks_per_album: [2, 6],
+            clip_seconds: 1.0,
+            sample_rate: 8000,
+        };
+        SyntheticWorld::generate(&spec, 9).into_parts().0
+    }
+
+    fn spec(strategy: SplitStrategy) -> SplitSpec {
+        SplitSpec {
+            strategy,
+            train: 0.7,
+            validation: 0.15,
+            test: 0.15,
+            seed: None,
+        }
+    }
+
+    #[test]
+    fn artist_split_shares_no_artist_and_keeps_genre_shares() {
+        let d = world();
+        let split = Split::make(&d, &spec(SplitStrategy::Artist), 1);
+        let leak = split.leakage(&d.tracks);
+        assert_eq!(leak.test_tracks_with_train_artist, 0);
+        assert_eq!(leak.validation_tracks_with_train_artist, 0);
+        let counts = split.counts(&d.tracks, 5);
+        let n = d.tracks.len() as f64;
+        for (s, ratio) in [
+            (SplitName::Train, 0.7),
+            (SplitName::Validation, 0.15),
+            (SplitName::Test, 0.15),
+        ] {
+            let size: usize = counts[&s].iter().sum();
+            assert!(
+                (size as f64 / n - ratio).abs() < 0.05,
+                "{s:?} holds {size} of {n}"
+            );
+            assert!(
+                counts[&s].iter().all(|&c| c > 0),
+                "{s:?} lacks a genre: {:?}",
+                counts[&s]
+            );
+        }
+    }
+
+    #[test]
+    fn random_split_leaks_and_is_seeded() {
+        let d = world();
+        let a = Split::make(&d, &spec(SplitStrategy::Random), 1);
+        let b = Split::make(&d, &spec(SplitStrategy::Random), 1);
+        let c = Split::make(&d, &spec(SplitStrategy::Random), 2);
+        assert_eq!(a.hash(&d.tracks), b.hash(&d.tracks));
+        assert_ne!(a.hash(&d.tracks), c.hash(&d.tracks));
+        let leak = a.leakage(&d.tracks);
+        let n_test = a.indices(SplitName::Test).len();
+        // With ~5 tracks per artist, most test tracks have an artist-mate in training.
+        assert!(
+            leak.test_tracks_with_train_artist * 2 > n_test,
+            "{leak:?} of {n_test}"
+        );
+    }
+}

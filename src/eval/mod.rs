@@ -1,0 +1,6 @@
+//! Evaluation: classification metrics from predicted probabilities and labels.
+//! Knows nothing of training or storage.
+
+pub mod metrics;
+
+pub use metrics::{ClassMetrics, Evaluation};

@@ -1,0 +1,176 @@
+//! The charts, drawn as SVG strings.
+
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::prelude::*;
+use std::sync::Once;
+
+static FONTS: Once = Once::new();
+
+/// plotters measures text with ab_glyph; give it DejaVu Sans under the family name it asks
+/// for, so reports render the same on machines without any fonts installed.
+pub fn register_fonts() {
+    FONTS.call_once(|| {
+        for (style, bytes) in [
+            (FontStyle::Normal, dejavu::sans::regular()),
+            (FontStyle::Bold, dejavu::sans::bold()),
+        ] {
+            // DejaVu is a valid font; a failure here would be a packaging bug.
+            plotters::style::register_font("sans-serif", style, bytes)
+                .unwrap_or_else(|_| panic!("the embedded DejaVu font did not load"));
+        }
+    });
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// A vertical bar per label.
+pub fn bar_chart(
+    title: &str,
+    labels: &[String],
+    values: &[f64],
+    y_label: &str,
+) -> Result<String, String> {
+    let mut svg = String::new();
+    let width = (160 + 70 * labels.len()).clamp(520, 1100) as u32;
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, 380)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        let ymax = finite.iter().fold(0f64, |m, v| m.max(*v)).max(1e-3) * 1.15;
+        let n = labels.len().max(1);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(60)
+            .y_label_area_size(60)
+            .build_cartesian_2d((0..n).into_segmented(), 0f64..ymax)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .y_desc(y_label)
+            .x_labels(n)
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(
+                Histogram::vertical(&chart)
+                    .style(RGBColor(70, 110, 170).filled())
+                    .margin(8)
+                    .data(
+                        values
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, v)| v.is_finite())
+                            .map(|(i, v)| (i, *v)),
+                    ),
+            )
+            .map_err(err)?;
+        chart
+            .draw_series(
+                values
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.is_finite())
+                    .map(|(i, v)| {
+                        Text::new(
+                            format!("{v:.3}"),
+                            (SegmentValue::CenterOf(i), *v + ymax * 0.02),
+                            ("sans-serif", 13).into_font().color(&BLACK),
+                        )
+                    }),
+            )
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// A heat map of counts, shaded by each true class's share; counts written in the cells.
+pub fn confusion_chart(
+    title: &str,
+    classes: &[String],
+    matrix: &[Vec<usize>],
+) -> Result<String, String> {
+    let n = classes.len();
+    let cell = (520 / n.max(1)).clamp(28, 70) as u32;
+    let side = cell * n as u32;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (side + 220, side + 170)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(90)
+            .y_label_area_size(130)
+            .build_cartesian_2d((0..n).into_segmented(), (0..n).into_segmented())
+            .map_err(err)?;
+        let name = |v: &SegmentValue<usize>, flip: bool| match v {
+            SegmentValue::CenterOf(i) => {
+                let idx = if flip { n - 1 - *i } else { *i };
+                classes.get(idx).cloned().unwrap_or_default()
+            }
+            _ => String::new(),
+        };
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("predicted")
+            .y_desc("true")
+            .x_labels(n)
+            .y_labels(n)
+            .x_label_formatter(&|v| name(v, false))
+            .y_label_formatter(&|v| name(v, true))
+            .x_label_style(
+                ("sans-serif", 12)
+                    .into_font()
+                    .transform(FontTransform::Rotate90),
+            )
+            .draw()
+            .map_err(err)?;
+        for (t, row) in matrix.iter().enumerate() {
+            let total: usize = row.iter().sum();
+            let y = n - 1 - t;
+            for (p, &count) in row.iter().enumerate() {
+                let share = if total > 0 {
+                    count as f64 / total as f64
+                } else {
+                    0.0
+                };
+                let shade = (255.0 * (1.0 - 0.85 * share)) as u8;
+                let colour = RGBColor(shade, shade, 255);
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [
+                            (SegmentValue::Exact(p), SegmentValue::Exact(y)),
+                            (SegmentValue::Exact(p + 1), SegmentValue::Exact(y + 1)),
+                        ],
+                        colour.filled(),
+                    )))
+                    .map_err(err)?;
+                let text_colour = if share > 0.55 { WHITE } else { BLACK };
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        count.to_string(),
+                        (SegmentValue::CenterOf(p), SegmentValue::CenterOf(y)),
+                        ("sans-serif", 12).into_font().color(&text_colour).pos(
+                            plotters::style::text_anchor::Pos::new(
+                                plotters::style::text_anchor::HPos::Center,
+                                plotters::style::text_anchor::VPos::Center,
+                            ),
+                        ),
+                    )))
+                    .map_err(err)?;
+            }
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}

@@ -1,0 +1,158 @@
+//! Reports: read the store, draw charts with plotters (SVG, text measured with the embedded
+//! DejaVu font so no system fonts are needed), write one self-contained `index.html` that
+//! opens from the file system without a server.
+
+mod charts;
+
+use crate::store::{Store, StoreError};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write the report {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot draw the {chart} chart: {message}")]
+    Draw {
+        chart: &'static str,
+        message: String,
+    },
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct ReportOutput {
+    pub index: PathBuf,
+    pub runs: usize,
+}
+
+/// Write `out/index.html` (and the charts as `.svg` beside it) from every run in `store`.
+pub fn write_report(store: &Store, out: &Path) -> Result<ReportOutput, ReportError> {
+    charts::register_fonts();
+    let runs = store.list_runs()?;
+    let scored: Vec<_> = runs.iter().filter(|r| r.log_loss.is_some()).collect();
+    let labels: Vec<String> = scored
+        .iter()
+        .map(|r| format!("#{} {}", r.id, r.name))
+        .collect();
+    let log_loss_svg = charts::bar_chart(
+        "Test log loss per run (lower is better)",
+        &labels,
+        &scored
+            .iter()
+            .map(|r| r.log_loss.unwrap_or(f64::NAN))
+            .collect::<Vec<_>>(),
+        "log loss",
+    )
+    .map_err(|m| ReportError::Draw {
+        chart: "log loss",
+        message: m,
+    })?;
+    let f1_svg = charts::bar_chart(
+        "Test macro-F1 per run (higher is better)",
+        &labels,
+        &scored
+            .iter()
+            .map(|r| r.macro_f1.unwrap_or(f64::NAN))
+            .collect::<Vec<_>>(),
+        "macro-F1",
+    )
+    .map_err(|m| ReportError::Draw {
+        chart: "macro-F1",
+        message: m,
+    })?;
+    let confusion = store.confusion(None)?;
+    let confusion_svg = match &confusion {
+        Some(c) if !c.classes.is_empty() => Some(
+            charts::confusion_chart(
+                &format!("Confusion matrix, run #{} ({}, test)", c.run, c.model),
+                &c.classes,
+                &c.matrix,
+            )
+            .map_err(|m| ReportError::Draw {
+                chart: "confusion matrix",
+                message: m,
+            })?,
+        ),
+        _ => None,
+    };
+
+    std::fs::create_dir_all(out).map_err(|source| ReportError::Write {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    write_atomic(&out.join("log_loss.svg"), log_loss_svg.as_bytes())?;
+    write_atomic(&out.join("macro_f1.svg"), f1_svg.as_bytes())?;
+    if let Some(svg) = &confusion_svg {
+        write_atomic(&out.join("confusion.svg"), svg.as_bytes())?;
+    }
+
+    let mut html = String::new();
+    html.push_str(concat!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n",
+        "<title>agf report</title>\n<style>\n",
+        "body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}\n",
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}\n",
+        "th{background:#f3f3f3}td.l,th.l{text-align:left}figure{margin:1.5em 0}\n",
+        "</style></head><body>\n<h1>agf report</h1>\n"
+    ));
+    html.push_str(&format!(
+        "<p>Generated {} from <code>{}</code>: {} runs, {} with test metrics. Log loss is the challenge's primary metric.</p>\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        escape(&store.path().display().to_string()),
+        runs.len(),
+        scored.len()
+    ));
+    html.push_str("<table><tr><th>run</th><th class=\"l\">name</th><th class=\"l\">status</th><th class=\"l\">started</th><th>test log loss</th><th>test macro-F1</th><th class=\"l\">spec hash</th></tr>\n");
+    for r in &runs {
+        html.push_str(&format!(
+            "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\"><code>{}</code></td></tr>\n",
+            r.id,
+            escape(&r.name),
+            escape(&r.status),
+            escape(&r.started_at),
+            r.log_loss.map(|v| format!("{v:.4}")).unwrap_or_else(|| "—".into()),
+            r.macro_f1.map(|v| format!("{v:.4}")).unwrap_or_else(|| "—".into()),
+            escape(&r.spec_hash[..r.spec_hash.len().min(12)]),
+        ));
+    }
+    html.push_str("</table>\n");
+    for (title, svg) in [("Log loss", &log_loss_svg), ("Macro-F1", &f1_svg)] {
+        html.push_str(&format!(
+            "<figure><figcaption><h2>{title}</h2></figcaption>\n{svg}\n</figure>\n"
+        ));
+    }
+    match &confusion_svg {
+        Some(svg) => html.push_str(&format!(
+            "<figure><figcaption><h2>Confusion matrix of the newest run</h2><p>Rows: true genre; columns: predicted. Shade: share of the row.</p></figcaption>\n{svg}\n</figure>\n"
+        )),
+        None => html.push_str("<p>No finished run yet: no confusion matrix.</p>\n"),
+    }
+    html.push_str("</body></html>\n");
+    let index = out.join("index.html");
+    write_atomic(&index, html.as_bytes())?;
+    Ok(ReportOutput {
+        index,
+        runs: runs.len(),
+    })
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Write to a temporary sibling, then rename over the target: readers never see half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    crate::fsutil::write_atomic(path, bytes).map_err(|source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}

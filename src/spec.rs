@@ -1,0 +1,719 @@
+//! The experiment spec: the TOML schema, parsing with file/line/column errors, validation,
+//! defaults filled in one place, and the canonical text whose hash identifies a run.
+//!
+//! Parsing is pure: this module reads text and returns values or errors. It knows nothing of
+//! datasets, audio or the store.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A complete experiment: every stage's parameters, with defaults filled in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSpec {
+    /// Human-readable run name, shown by `agf runs` and in reports.
+    pub name: String,
+    /// Master seed; every random draw of the run derives from it.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    pub dataset: DatasetSpec,
+    #[serde(default)]
+    pub frontend: FrontendSpec,
+    pub split: SplitSpec,
+    pub model: ModelSpec,
+    #[serde(default)]
+    pub metrics: MetricsSpec,
+}
+
+fn default_seed() -> u64 {
+    0
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataSource {
+    /// The embedded synthetic music world (no files needed).
+    Synthetic,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    pub source: DataSource,
+    #[serde(default)]
+    pub synthetic: SyntheticSpec,
+}
+
+/// Size and shape of the synthetic world.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyntheticSpec {
+    /// Number of top-level genres.
+    pub genres: usize,
+    /// Number of artists.
+    pub artists: usize,
+    /// Inclusive range of albums per artist.
+    pub albums_per_artist: [usize; 2],
+    /// Inclusive range of tracks per album.
+    pub tracks_per_album: [usize; 2],
+    /// Clip length in seconds.
+    pub clip_seconds: f64,
+    /// Sample rate of the generated audio in Hz.
+    pub sample_rate: u32,
+}
+
+impl Default for SyntheticSpec {
+    fn default() -> Self {
+        SyntheticSpec {
+            genres: 6,
+            artists: 60,
+            albums_per_artist: [1, 3],
+            tracks_per_album: [3, 6],
+            clip_seconds: 5.0,
+            sample_rate: 22050,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WindowKind {
+    Hann,
+    SqrtHann,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PadMode {
+    /// Zero padding (librosa ≥ 0.10 default).
+    Constant,
+    /// Mirror padding without repeating the edge sample (numpy's `reflect`).
+    Reflect,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MelScale {
+    Slaney,
+    Htk,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MelNorm {
+    /// Each triangle divided by its width in Hz (area normalisation), librosa's `norm="slaney"`.
+    Slaney,
+    /// Peak-1 triangles.
+    None,
+}
+
+/// The audio front end: STFT, mel filterbank, dB scaling and MFCC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FrontendSpec {
+    pub sample_rate: u32,
+    pub n_fft: usize,
+    pub hop_length: usize,
+    pub window: WindowKind,
+    pub center: bool,
+    pub pad_mode: PadMode,
+    pub n_mels: usize,
+    pub fmin: f64,
+    /// Upper mel edge in Hz; filled with `sample_rate / 2` when omitted.
+    pub fmax: Option<f64>,
+    pub mel_scale: MelScale,
+    pub mel_norm: MelNorm,
+    /// Exponent of the magnitude spectrogram fed to the filterbank: 1 magnitude, 2 power.
+    pub power: f64,
+    pub amin: f64,
+    pub top_db: Option<f64>,
+    pub n_mfcc: usize,
+}
+
+impl Default for FrontendSpec {
+    fn default() -> Self {
+        FrontendSpec {
+            sample_rate: 22050,
+            n_fft: 1024,
+            hop_length: 512,
+            window: WindowKind::Hann,
+            center: true,
+            pad_mode: PadMode::Constant,
+            n_mels: 64,
+            fmin: 0.0,
+            fmax: None,
+            mel_scale: MelScale::Slaney,
+            mel_norm: MelNorm::Slaney,
+            power: 2.0,
+            amin: 1e-10,
+            top_db: Some(80.0),
+            n_mfcc: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SplitStrategy {
+    /// Artist-disjoint and genre-stratified as far as artists allow (FMA's method).
+    Artist,
+    /// Tracks shuffled and cut: artists leak across splits.
+    Random,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitSpec {
+    pub strategy: SplitStrategy,
+    #[serde(default = "default_train")]
+    pub train: f64,
+    #[serde(default = "default_held_out")]
+    pub validation: f64,
+    #[serde(default = "default_held_out")]
+    pub test: f64,
+    /// Seed of the split; the run's seed when omitted.
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+fn default_train() -> f64 {
+    0.7
+}
+fn default_held_out() -> f64 {
+    0.15
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Multinomial logistic regression on standardised MFCC statistics.
+    Logreg,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    pub kind: ModelKind,
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    #[serde(default = "default_lr")]
+    pub learning_rate: f64,
+    /// L2 penalty on the weights (not the biases), added to the mean loss as `l2/2·‖W‖²`.
+    #[serde(default = "default_l2")]
+    pub l2: f64,
+    /// Stop after this many epochs without a better validation log loss.
+    #[serde(default = "default_patience")]
+    pub patience: usize,
+}
+
+fn default_epochs() -> usize {
+    400
+}
+fn default_lr() -> f64 {
+    0.05
+}
+fn default_l2() -> f64 {
+    1e-3
+}
+fn default_patience() -> usize {
+    50
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSpec {
+    /// Probabilities are clipped to [clip, 1 − clip] before the log (the challenge used 1e-8).
+    pub log_loss_clip: f64,
+}
+
+impl Default for MetricsSpec {
+    fn default() -> Self {
+        MetricsSpec {
+            log_loss_clip: 1e-8,
+        }
+    }
+}
+
+/// Why a spec could not be used. Every variant names the file; parse and validation errors
+/// also give the line and column.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot read spec {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {message}\n{snippet}", path.display())]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+        snippet: String,
+    },
+    #[error("{}", render_problems(path, problems))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+/// One semantic problem with a key of an otherwise well-formed spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// Dotted key, e.g. `split.train`.
+    pub key: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+fn render_problems(path: &Path, problems: &[Problem]) -> String {
+    let mut out = format!("{} is not a valid experiment spec:", path.display());
+    for p in problems {
+        out.push('\n');
+        match (p.line, p.column) {
+            (Some(l), Some(c)) => out.push_str(&format!("  {}:{l}:{c}: ", path.display())),
+            _ => out.push_str(&format!("  {}: ", path.display())),
+        }
+        out.push_str(&format!("{}: {}", p.key, p.message));
+    }
+    out
+}
+
+impl ExperimentSpec {
+    /// Read and validate a spec file.
+    pub fn load(path: &Path) -> Result<Self, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parse and validate spec text; `path` is used for messages only.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, SpecError> {
+        let mut spec: ExperimentSpec = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|s| line_column(text, s.start))
+                .unwrap_or((1, 1));
+            SpecError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+                snippet: snippet(text, line, column),
+            }
+        })?;
+        spec.resolve();
+        let problems = spec.problems(text);
+        if problems.is_empty() {
+            Ok(spec)
+        } else {
+            Err(SpecError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            })
+        }
+    }
+
+    /// Fill every default that depends on other fields, so that the canonical text shows the
+    /// values actually used.
+    fn resolve(&mut self) {
+        if self.frontend.fmax.is_none() {
+            self.frontend.fmax = Some(self.frontend.sample_rate as f64 / 2.0);
+        }
+        if self.split.seed.is_none() {
+            self.split.seed = Some(self.seed);
+        }
+    }
+
+    /// Every semantic problem at once, located in `text` where the key appears.
+    fn problems(&self, text: &str) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let mut bad = |key: &str, message: String| {
+            let loc = locate_key(text, key);
+            out.push(Problem {
+                key: key.to_string(),
+                line: loc.map(|l| l.0),
+                column: loc.map(|l| l.1),
+                message,
+            });
+        };
+        if self.name.trim().is_empty() {
+            bad("name", "expected a non-empty run name".into());
+        }
+        if self.seed > i64::MAX as u64 {
+            bad("seed", format!("expected a seed ≤ {}", i64::MAX));
+        }
+        let s = &self.dataset.synthetic;
+        if s.genres < 2 {
+            bad(
+                "dataset.synthetic.genres",
+                format!("expected at least 2 genres, got {}", s.genres),
+            );
+        }
+        if s.artists < 3 {
+            bad(
+                "dataset.synthetic.artists",
+                format!(
+                    "expected at least 3 artists (one per split), got {}",
+                    s.artists
+                ),
+            );
+        }
+        for (key, [lo, hi]) in [
+            ("dataset.synthetic.albums_per_artist", s.albums_per_artist),
+            ("dataset.synthetic.tracks_per_album", s.tracks_per_album),
+        ] {
+            if lo == 0 || lo > hi {
+                bad(
+                    key,
+                    format!("expected [min, max] with 1 ≤ min ≤ max, got [{lo}, {hi}]"),
+                );
+            }
+        }
+        if !(s.clip_seconds > 0.0 && s.clip_seconds <= 600.0) {
+            bad(
+                "dataset.synthetic.clip_seconds",
+                format!(
+                    "expected a length in (0, 600] seconds, got {}",
+                    s.clip_seconds
+                ),
+            );
+        }
+        if s.sample_rate < 8000 {
+            bad(
+                "dataset.synthetic.sample_rate",
+                format!("expected at least 8000 Hz, got {}", s.sample_rate),
+            );
+        }
+        let f = &self.frontend;
+        if f.sample_rate < 8000 {
+            bad(
+                "frontend.sample_rate",
+                format!("expected at least 8000 Hz, got {}", f.sample_rate),
+            );
+        }
+        if f.sample_rate != s.sample_rate {
+            bad(
+                "frontend.sample_rate",
+                format!(
+                    "expected the synthetic world's rate {} Hz (resampling arrives with the audio front end), got {}",
+                    s.sample_rate, f.sample_rate
+                ),
+            );
+        }
+        if f.n_fft < 16 || f.n_fft % 2 != 0 {
+            bad(
+                "frontend.n_fft",
+                format!("expected an even FFT size ≥ 16, got {}", f.n_fft),
+            );
+        }
+        if f.hop_length == 0 {
+            bad(
+                "frontend.hop_length",
+                "expected a hop of at least 1 sample, got 0".into(),
+            );
+        }
+        if f.n_mels == 0 || f.n_mels > f.n_fft / 2 + 1 {
+            bad(
+                "frontend.n_mels",
+                format!(
+                    "expected 1 ≤ n_mels ≤ n_fft/2+1 = {}, got {}",
+                    f.n_fft / 2 + 1,
+                    f.n_mels
+                ),
+            );
+        }
+        let nyquist = f.sample_rate as f64 / 2.0;
+        let fmax = f.fmax.unwrap_or(nyquist);
+        if fmax > nyquist || fmax <= f.fmin || f.fmin < 0.0 {
+            bad("frontend.fmax", format!("expected 0 ≤ fmin < fmax ≤ Nyquist ({nyquist} Hz), got fmin {} and fmax {fmax}", f.fmin));
+        }
+        if !(f.power == 1.0 || f.power == 2.0) {
+            bad(
+                "frontend.power",
+                format!("expected 1 (magnitude) or 2 (power), got {}", f.power),
+            );
+        }
+        if f.amin <= 0.0 {
+            bad(
+                "frontend.amin",
+                format!("expected amin > 0, got {}", f.amin),
+            );
+        }
+        if let Some(t) = f.top_db {
+            if t <= 0.0 {
+                bad("frontend.top_db", format!("expected top_db > 0, got {t}"));
+            }
+        }
+        if f.n_mfcc == 0 || f.n_mfcc > f.n_mels {
+            bad(
+                "frontend.n_mfcc",
+                format!(
+                    "expected 1 ≤ n_mfcc ≤ n_mels = {}, got {}",
+                    f.n_mels, f.n_mfcc
+                ),
+            );
+        }
+        let sp = &self.split;
+        for (key, v) in [
+            ("split.train", sp.train),
+            ("split.validation", sp.validation),
+            ("split.test", sp.test),
+        ] {
+            if !(v > 0.0 && v < 1.0) {
+                bad(key, format!("expected a fraction in (0, 1), got {v}"));
+            }
+        }
+        let total = sp.train + sp.validation + sp.test;
+        if (total - 1.0).abs() > 1e-6 {
+            bad(
+                "split",
+                format!("expected train + validation + test = 1, got {total}"),
+            );
+        }
+        let m = &self.model;
+        if m.epochs == 0 {
+            bad("model.epochs", "expected at least 1 epoch".into());
+        }
+        if m.learning_rate.is_nan() || m.learning_rate <= 0.0 {
+            bad(
+                "model.learning_rate",
+                format!("expected a learning rate > 0, got {}", m.learning_rate),
+            );
+        }
+        if m.l2 < 0.0 {
+            bad("model.l2", format!("expected l2 ≥ 0, got {}", m.l2));
+        }
+        let c = self.metrics.log_loss_clip;
+        if !(c > 0.0 && c < 0.5) {
+            bad(
+                "metrics.log_loss_clip",
+                format!("expected a clip in (0, 0.5), got {c}"),
+            );
+        }
+        out
+    }
+
+    /// The resolved spec as TOML: every default written out. Its hash identifies the spec.
+    pub fn canonical_toml(&self) -> String {
+        toml::to_string(self).expect("a resolved spec always serialises to TOML")
+    }
+
+    /// SHA-256 of the canonical text, hex.
+    pub fn hash(&self) -> String {
+        hex(&Sha256::digest(self.canonical_toml().as_bytes()))
+    }
+
+    /// The resolved spec as dotted `key = value` pairs, in canonical order, for the store.
+    pub fn flat_params(&self) -> Vec<(String, String)> {
+        let value = toml::Value::try_from(self).expect("a resolved spec converts to a TOML value");
+        let mut out = Vec::new();
+        flatten("", &value, &mut out);
+        out
+    }
+
+    /// Split seed after resolution.
+    pub fn split_seed(&self) -> u64 {
+        self.split.seed.unwrap_or(self.seed)
+    }
+}
+
+fn flatten(prefix: &str, v: &toml::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        toml::Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        other => out.push((prefix.to_string(), other.to_string())),
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+fn snippet(text: &str, line: usize, column: usize) -> String {
+    let src = text.lines().nth(line - 1).unwrap_or("");
+    let gutter = line.to_string();
+    format!(
+        "{pad} |\n{gutter} | {src}\n{pad} | {caret:>width$}",
+        pad = " ".repeat(gutter.len()),
+        caret = "^",
+        width = column
+    )
+}
+
+/// Where a dotted key is written in the TOML text: the line and column of `key =` inside its
+/// table, or of the table header for a whole section. A best-effort textual scan, good for
+/// the ordinary hand-written spec; `None` when the key is absent (a default was used).
+pub fn locate_key(text: &str, dotted: &str) -> Option<(usize, usize)> {
+    let (table, leaf) = match dotted.rsplit_once('.') {
+        Some((t, l)) => (t, l),
+        None => ("", dotted),
+    };
+    let mut current = String::new();
+    let mut header_of_dotted: Option<(usize, usize)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let trimmed = raw.trim_start();
+        let indent = raw.len() - trimmed.len();
+        if let Some(rest) = trimmed.strip_prefix('[') {
+            let name = rest
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim();
+            current = name.to_string();
+            if current == dotted {
+                header_of_dotted = Some((i + 1, indent + 1));
+            }
+            continue;
+        }
+        if current == table {
+            if let Some((k, _)) = trimmed.split_once('=') {
+                if k.trim().trim_matches('"') == leaf {
+                    return Some((i + 1, indent + 1));
+                }
+            }
+        }
+    }
+    header_of_dotted
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+seed = 3
+
+[dataset]
+source = "synthetic"
+
+[split]
+strategy = "artist"
+
+[model]
+kind = "logreg"
+"#;
+
+    fn parse(text: &str) -> Result<ExperimentSpec, SpecError> {
+        ExperimentSpec::parse(text, Path::new("exp.toml"))
+    }
+
+    #[test]
+    fn defaults_are_resolved_and_printed_back() {
+        let spec = parse(GOOD).unwrap();
+        assert_eq!(spec.frontend.fmax, Some(11025.0));
+        assert_eq!(spec.split_seed(), 3);
+        let text = spec.canonical_toml();
+        assert!(text.contains("fmax = 11025.0"), "{text}");
+        // The canonical text is a fixed point: parsing it gives the same spec and hash.
+        let again = parse(&text).unwrap();
+        assert_eq!(again, spec);
+        assert_eq!(again.hash(), spec.hash());
+        let other = parse(&GOOD.replace("seed = 3", "seed = 4")).unwrap();
+        assert_ne!(other.hash(), spec.hash());
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_column_and_expected_keys() {
+        let text = GOOD.replace("kind = \"logreg\"", "kind = \"logreg\"\nepoch = 3");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("exp.toml:13:1: unknown field `epoch`, expected one of"),
+            "{err}"
+        );
+        assert!(err.contains("`epochs`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_and_missing_section() {
+        let err = parse(&GOOD.replace("seed = 3", "seed = \"three\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("exp.toml:3:8: invalid type: string \"three\", expected u64"),
+            "{err}"
+        );
+        let err = parse(&GOOD.replace("[model]\nkind = \"logreg\"", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing field `model`"), "{err}");
+        assert!(err.starts_with("exp.toml:"), "{err}");
+    }
+
+    #[test]
+    fn semantic_problems_are_all_reported_with_lines() {
+        let text = GOOD.replace(
+            "strategy = \"artist\"",
+            "strategy = \"artist\"\ntrain = 0.9",
+        ) + "\n[frontend]\nhop_length = 0\nn_mels = 4000\n";
+        let err = parse(&text).unwrap_err();
+        let SpecError::Invalid { problems, .. } = &err else {
+            panic!("{err}")
+        };
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["frontend.hop_length", "frontend.n_mels", "split"]);
+        assert_eq!(problems[0].line, Some(16));
+        let msg = err.to_string();
+        assert!(
+            msg.contains(
+                "exp.toml:16:1: frontend.hop_length: expected a hop of at least 1 sample, got 0"
+            ),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("expected train + validation + test = 1, got 1.2"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn flat_params_cover_every_leaf() {
+        let spec = parse(GOOD).unwrap();
+        let params = spec.flat_params();
+        let get = |k: &str| {
+            params
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(get("split.strategy").as_deref(), Some("artist"));
+        assert_eq!(get("frontend.n_mels").as_deref(), Some("64"));
+        assert_eq!(
+            get("dataset.synthetic.albums_per_artist").as_deref(),
+            Some("[1, 3]")
+        );
+    }
+}

@@ -1,0 +1,567 @@
+//! The run store: SQLite through sqlx, schema from `migrations/`. The only module that
+//! writes SQL.
+//!
+//! The rest of the crate is synchronous (rayon, candle), so [`Store`] owns a small tokio
+//! runtime and offers blocking methods; every multi-row write happens in one transaction,
+//! so a killed process leaves either all of a result or none of it.
+
+use crate::eval::Evaluation;
+use crate::models::EpochReport;
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::Row;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A run's id in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, sqlx::Type)]
+#[sqlx(transparent)]
+#[serde(transparent)]
+pub struct RunId(pub i64);
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Done,
+    Failed,
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Done => "done",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the run store {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot create the folder of the run store {}: {source}", path.display())]
+    Folder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot migrate the run store {} (was it written by a newer agf?): {source}", path.display())]
+    Migrate {
+        path: PathBuf,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("run store {} failed while {what}: {source}", path.display())]
+    Query {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot start the store's runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error("no run {run} in {}; `agf runs` lists the runs there", path.display())]
+    NoSuchRun { path: PathBuf, run: RunId },
+}
+
+/// What a new run records before any work starts.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub name: String,
+    pub spec_toml: String,
+    pub spec_hash: String,
+    pub seed: u64,
+    pub git_commit: Option<String>,
+    pub git_dirty: Option<bool>,
+    pub crate_version: String,
+    pub host: String,
+    pub device: String,
+    pub headline_model: String,
+    pub params: Vec<(String, String)>,
+}
+
+/// One line of `agf runs`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    pub id: RunId,
+    pub name: String,
+    pub status: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub spec_hash: String,
+    /// Test log loss of the headline model.
+    pub log_loss: Option<f64>,
+    /// Test macro-F1 of the headline model.
+    pub macro_f1: Option<f64>,
+}
+
+/// A stored confusion matrix with its class names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredConfusion {
+    pub run: RunId,
+    pub model: String,
+    pub split: String,
+    pub classes: Vec<String>,
+    pub matrix: Vec<Vec<usize>>,
+}
+
+pub struct Store {
+    rt: tokio::runtime::Runtime,
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Store {
+    /// Open (creating if needed) the store at `path` and bring its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(StoreError::Runtime)?;
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = rt
+            .block_on(
+                SqlitePoolOptions::new()
+                    .max_connections(2)
+                    .connect_with(options),
+            )
+            .map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        rt.block_on(sqlx::migrate!("./migrations").run(&pool))
+            .map_err(|source| StoreError::Migrate {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Store {
+            rt,
+            pool,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+        move |source| StoreError::Query {
+            path: self.path.clone(),
+            what,
+            source,
+        }
+    }
+
+    /// Record a new run (status `running`) with its parameters, in one transaction.
+    pub fn start_run(&self, run: &NewRun) -> Result<RunId, StoreError> {
+        self.rt.block_on(async {
+            let mut tx = self.pool.begin().await.map_err(self.err("starting a run"))?;
+            let started = now();
+            let id: i64 = sqlx::query(
+                "INSERT INTO runs (name, status, spec_toml, spec_hash, seed, git_commit, git_dirty,
+                                   crate_version, host, device, headline_model, started_at, heartbeat_at)
+                 VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(&run.name)
+            .bind(&run.spec_toml)
+            .bind(&run.spec_hash)
+            .bind(run.seed as i64)
+            .bind(&run.git_commit)
+            .bind(run.git_dirty)
+            .bind(&run.crate_version)
+            .bind(&run.host)
+            .bind(&run.device)
+            .bind(&run.headline_model)
+            .bind(&started)
+            .bind(&started)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(self.err("starting a run"))?
+            .get(0);
+            for (k, v) in &run.params {
+                sqlx::query("INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)")
+                    .bind(id)
+                    .bind(k)
+                    .bind(v)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err("recording parameters"))?;
+            }
+            tx.commit().await.map_err(self.err("starting a run"))?;
+            Ok(RunId(id))
+        })
+    }
+
+    /// Record scalar metrics (name → value) of one model on one split, in one transaction.
+    pub fn record_metrics(
+        &self,
+        run: RunId,
+        model: &str,
+        split: &str,
+        values: &[(&str, f64)],
+    ) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let mut tx = self.pool.begin().await.map_err(self.err("recording metrics"))?;
+            for (name, value) in values {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO metrics (run_id, model, split, name, value) VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(run)
+                .bind(model)
+                .bind(split)
+                .bind(*name)
+                .bind(value.is_finite().then_some(*value))
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err("recording metrics"))?;
+            }
+            tx.commit().await.map_err(self.err("recording metrics"))
+        })
+    }
+
+    pub fn record_classes(&self, run: RunId, names: &[String]) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let mut tx = self
+                .pool
+                .begin()
+                .await
+                .map_err(self.err("recording classes"))?;
+            for (i, name) in names.iter().enumerate() {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO classes (run_id, class_index, name) VALUES (?, ?, ?)",
+                )
+                .bind(run)
+                .bind(i as i64)
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err("recording classes"))?;
+            }
+            tx.commit().await.map_err(self.err("recording classes"))
+        })
+    }
+
+    /// Everything an evaluation holds: scalars, per-class metrics and the confusion matrix.
+    pub fn record_evaluation(
+        &self,
+        run: RunId,
+        model: &str,
+        split: &str,
+        e: &Evaluation,
+    ) -> Result<(), StoreError> {
+        self.record_metrics(
+            run,
+            model,
+            split,
+            &[
+                ("log_loss", e.log_loss),
+                ("log_loss_clip", e.log_loss_clip),
+                ("macro_f1", e.macro_f1),
+                ("accuracy", e.accuracy),
+                ("n_tracks", e.n as f64),
+            ],
+        )?;
+        self.rt.block_on(async {
+            let mut tx = self
+                .pool
+                .begin()
+                .await
+                .map_err(self.err("recording an evaluation"))?;
+            for (c, m) in e.per_class.iter().enumerate() {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO class_metrics
+                     (run_id, model, split, class_index, precision, recall, f1, support)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(run)
+                .bind(model)
+                .bind(split)
+                .bind(c as i64)
+                .bind(m.precision)
+                .bind(m.recall)
+                .bind(m.f1)
+                .bind(m.support as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err("recording per-class metrics"))?;
+            }
+            for (t, row) in e.confusion.iter().enumerate() {
+                for (p, &count) in row.iter().enumerate().filter(|(_, c)| **c > 0) {
+                    sqlx::query(
+                        "INSERT OR REPLACE INTO confusion
+                         (run_id, model, split, true_index, predicted_index, count)
+                         VALUES (?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(run)
+                    .bind(model)
+                    .bind(split)
+                    .bind(t as i64)
+                    .bind(p as i64)
+                    .bind(count as i64)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err("recording a confusion matrix"))?;
+                }
+            }
+            tx.commit()
+                .await
+                .map_err(self.err("recording an evaluation"))
+        })
+    }
+
+    /// Append one epoch's losses and refresh the run's heartbeat.
+    pub fn record_epoch(&self, run: RunId, model: &str, e: &EpochReport) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let mut tx = self
+                .pool
+                .begin()
+                .await
+                .map_err(self.err("recording an epoch"))?;
+            sqlx::query(
+                "INSERT OR REPLACE INTO epochs (run_id, model, epoch, train_loss, validation_loss)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(run)
+            .bind(model)
+            .bind(e.epoch as i64)
+            .bind(e.train_loss.is_finite().then_some(e.train_loss))
+            .bind(e.validation_loss.is_finite().then_some(e.validation_loss))
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("recording an epoch"))?;
+            sqlx::query("UPDATE runs SET heartbeat_at = ? WHERE id = ?")
+                .bind(now())
+                .bind(run)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err("recording an epoch"))?;
+            tx.commit().await.map_err(self.err("recording an epoch"))
+        })
+    }
+
+    pub fn finish_run(
+        &self,
+        run: RunId,
+        status: RunStatus,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let t = now();
+            sqlx::query("UPDATE runs SET status = ?, ended_at = ?, heartbeat_at = ?, error = ? WHERE id = ?")
+                .bind(status.as_str())
+                .bind(&t)
+                .bind(&t)
+                .bind(error)
+                .bind(run)
+                .execute(&self.pool)
+                .await
+                .map_err(self.err("finishing a run"))?;
+            Ok(())
+        })
+    }
+
+    /// Every run, oldest first, with its headline test metrics.
+    pub fn list_runs(&self) -> Result<Vec<RunSummary>, StoreError> {
+        self.rt.block_on(async {
+            let rows = sqlx::query(
+                "SELECT r.id, r.name, r.status, r.started_at, r.ended_at, r.spec_hash,
+                        (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.model = r.headline_model
+                           AND m.split = 'test' AND m.name = 'log_loss') AS log_loss,
+                        (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.model = r.headline_model
+                           AND m.split = 'test' AND m.name = 'macro_f1') AS macro_f1
+                 FROM runs r ORDER BY r.id",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("listing runs"))?;
+            Ok(rows
+                .into_iter()
+                .map(|r| RunSummary {
+                    id: RunId(r.get(0)),
+                    name: r.get(1),
+                    status: r.get(2),
+                    started_at: r.get(3),
+                    ended_at: r.get(4),
+                    spec_hash: r.get(5),
+                    log_loss: r.get(6),
+                    macro_f1: r.get(7),
+                })
+                .collect())
+        })
+    }
+
+    /// The headline model's test confusion matrix of `run`, or of the newest finished run.
+    pub fn confusion(&self, run: Option<RunId>) -> Result<Option<StoredConfusion>, StoreError> {
+        self.rt.block_on(async {
+            let row = match run {
+                Some(id) => sqlx::query("SELECT id, headline_model FROM runs WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(self.err("finding a run"))?
+                    .ok_or(StoreError::NoSuchRun { path: self.path.clone(), run: id })
+                    .map(Some)?,
+                None => sqlx::query(
+                    "SELECT id, headline_model FROM runs WHERE status = 'done' ORDER BY id DESC LIMIT 1",
+                )
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(self.err("finding the newest run"))?,
+            };
+            let Some(row) = row else { return Ok(None) };
+            let id = RunId(row.get(0));
+            let model: Option<String> = row.get(1);
+            let model = model.unwrap_or_default();
+            let classes: Vec<String> = sqlx::query("SELECT name FROM classes WHERE run_id = ? ORDER BY class_index")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.err("reading classes"))?
+                .into_iter()
+                .map(|r| r.get(0))
+                .collect();
+            let n = classes.len();
+            let mut matrix = vec![vec![0usize; n]; n];
+            let cells = sqlx::query(
+                "SELECT true_index, predicted_index, count FROM confusion
+                 WHERE run_id = ? AND model = ? AND split = 'test'",
+            )
+            .bind(id)
+            .bind(&model)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading a confusion matrix"))?;
+            for c in cells {
+                let (t, p, k): (i64, i64, i64) = (c.get(0), c.get(1), c.get(2));
+                if (t as usize) < n && (p as usize) < n {
+                    matrix[t as usize][p as usize] = k as usize;
+                }
+            }
+            Ok(Some(StoredConfusion { run: id, model, split: "test".into(), classes, matrix }))
+        })
+    }
+
+    /// Per-epoch losses of a run's model.
+    pub fn epochs(&self, run: RunId, model: &str) -> Result<Vec<EpochReport>, StoreError> {
+        self.rt.block_on(async {
+            let rows = sqlx::query(
+                "SELECT epoch, train_loss, validation_loss FROM epochs WHERE run_id = ? AND model = ? ORDER BY epoch",
+            )
+            .bind(run)
+            .bind(model)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading epochs"))?;
+            Ok(rows
+                .into_iter()
+                .map(|r| EpochReport {
+                    epoch: r.get::<i64, _>(0) as usize,
+                    train_loss: r.get::<Option<f64>, _>(1).unwrap_or(f64::NAN),
+                    validation_loss: r.get::<Option<f64>, _>(2).unwrap_or(f64::NAN),
+                })
+                .collect())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::metrics::evaluate;
+
+    fn new_run(name: &str) -> NewRun {
+        NewRun {
+            name: name.into(),
+            spec_toml: "name = \"x\"\n".into(),
+            spec_hash: "abc".into(),
+            seed: 7,
+            git_commit: None,
+            git_dirty: None,
+            crate_version: "0.1.0".into(),
+            host: "h".into(),
+            device: "cpu".into(),
+            headline_model: "logreg".into(),
+            params: vec![("seed".into(), "7".into())],
+        }
+    }
+
+    #[test]
+    fn a_run_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("sub/agf.sqlite")).unwrap();
+        let a = store.start_run(&new_run("first")).unwrap();
+        let b = store.start_run(&new_run("second")).unwrap();
+        assert_eq!((a, b), (RunId(1), RunId(2)));
+        store.record_classes(a, &["x".into(), "y".into()]).unwrap();
+        let e = evaluate(&[0.9, 0.1, 0.2, 0.8, 0.6, 0.4], &[0, 1, 1], 2, 1e-8);
+        store.record_evaluation(a, "logreg", "test", &e).unwrap();
+        store
+            .record_epoch(
+                a,
+                "logreg",
+                &EpochReport {
+                    epoch: 1,
+                    train_loss: 0.5,
+                    validation_loss: 0.6,
+                },
+            )
+            .unwrap();
+        store.finish_run(a, RunStatus::Done, None).unwrap();
+        store
+            .finish_run(b, RunStatus::Failed, Some("boom"))
+            .unwrap();
+
+        let runs = store.list_runs().unwrap();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0].status, "done");
+        assert!((runs[0].log_loss.unwrap() - e.log_loss).abs() < 1e-12);
+        assert_eq!(runs[0].macro_f1, Some(e.macro_f1));
+        assert_eq!(runs[1].log_loss, None);
+
+        let cm = store.confusion(None).unwrap().unwrap();
+        assert_eq!(cm.run, a);
+        assert_eq!(cm.matrix, vec![vec![1, 0], vec![1, 1]]);
+        assert_eq!(store.epochs(a, "logreg").unwrap().len(), 1);
+        assert!(matches!(
+            store.confusion(Some(RunId(9))),
+            Err(StoreError::NoSuchRun { .. })
+        ));
+        // Reopening applies no migration twice and keeps the data.
+        drop(store);
+        let store = Store::open(&dir.path().join("sub/agf.sqlite")).unwrap();
+        assert_eq!(store.list_runs().unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,172 @@
+//! End to end through the real binary: spec → run → store → `agf runs` → `agf report`,
+//! and the errors a user sees for bad specs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SMALL: &str = r#"
+name = "small"
+seed = 11
+
+[dataset]
+source = "synthetic"
+
+[dataset.synthetic]
+genres = 4
+artists = 24
+albums_per_artist = [1, 2]
+tracks_per_album = [3, 5]
+clip_seconds = 2.0
+sample_rate = 16000
+
+[frontend]
+sample_rate = 16000
+n_fft = 512
+hop_length = 256
+n_mels = 40
+n_mfcc = 13
+
+[split]
+strategy = "artist"
+
+[model]
+kind = "logreg"
+epochs = 150
+"#;
+
+fn agf(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agf"))
+        .args(args)
+        .env("AGF_DB", db)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the agf binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn run_list_report_and_determinism() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store/agf.sqlite");
+    let spec = write(dir.path(), "small.toml", SMALL);
+
+    let first = agf(&db, &["run", spec.to_str().unwrap()]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let out = stdout(&first);
+    assert!(out.starts_with("run 1 \"small\" done in"), "{out}");
+    assert!(
+        out.contains("test tracks whose artist is in training: 0"),
+        "{out}"
+    );
+
+    let second = agf(&db, &["run", spec.to_str().unwrap()]);
+    assert!(second.status.success(), "{}", stderr(&second));
+
+    let listed = agf(&db, &["runs", "--format", "json"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let runs: serde_json::Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    let ll = |i: usize| runs[i]["log_loss"].as_f64().unwrap();
+    let f1 = |i: usize| runs[i]["macro_f1"].as_f64().unwrap();
+    // Same spec and seed on CPU: the same numbers, to the last bit.
+    assert_eq!(ll(0), ll(1));
+    assert_eq!(f1(0), f1(1));
+    assert_eq!(runs[0]["spec_hash"], runs[1]["spec_hash"]);
+    // Learned something on an artist-disjoint split: below the uniform guess of 4 genres.
+    assert!(ll(0) < (4f64).ln(), "test log loss {}", ll(0));
+    assert!(f1(0) > 0.4, "test macro-F1 {}", f1(0));
+
+    let csv = agf(&db, &["runs", "--format", "csv"]);
+    let text = stdout(&csv);
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("id,name,status,started_at,log_loss,macro_f1,spec_hash")
+    );
+    assert!(lines.next().unwrap().starts_with("1,small,done,"));
+
+    let table = stdout(&agf(&db, &["runs"]));
+    assert!(table.lines().nth(1).unwrap().contains("small"), "{table}");
+
+    let out_dir = dir.path().join("report");
+    let rep = agf(&db, &["report", "--out", out_dir.to_str().unwrap()]);
+    assert!(rep.status.success(), "{}", stderr(&rep));
+    let html = std::fs::read_to_string(out_dir.join("index.html")).unwrap();
+    assert_eq!(
+        html.matches("<svg").count(),
+        3,
+        "two bar charts and a confusion matrix"
+    );
+    assert!(html.contains("Confusion matrix, run #2"));
+    assert!(out_dir.join("confusion.svg").exists());
+    // No temporary files are left behind by the atomic writes.
+    let leftovers: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+fn expect_error(dir: &Path, text: &str, want: &str) {
+    let spec = write(dir, "bad.toml", text);
+    let o = agf(&dir.join("agf.sqlite"), &["run", spec.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    let want = want.replace("FILE", spec.to_str().unwrap());
+    assert!(err.contains(&want), "expected {want:?} in:\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_specs_name_file_line_column_and_expectation() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    expect_error(
+        d,
+        &SMALL.replace("epochs = 150", "epochs = 150\nepocs = 3"),
+        "FILE:29:1: unknown field `epocs`, expected one of `kind`, `epochs`",
+    );
+    expect_error(
+        d,
+        &SMALL.replace("seed = 11", "seed = \"eleven\""),
+        "FILE:3:8: invalid type: string \"eleven\", expected u64",
+    );
+    expect_error(
+        d,
+        &SMALL.replace("[model]\nkind = \"logreg\"\nepochs = 150\n", ""),
+        "missing field `model`",
+    );
+    expect_error(
+        d,
+        &SMALL.replace("hop_length = 256", "hop_length = 0"),
+        "FILE:19:1: frontend.hop_length: expected a hop of at least 1 sample, got 0",
+    );
+    expect_error(
+        d,
+        &SMALL.replace("source = \"synthetic\"", "source = \"fmaa\""),
+        "FILE:6:10: unknown variant `fmaa`, expected `synthetic`",
+    );
+    expect_error(d, "name = [", "FILE:1:9:");
+    let o = agf(
+        &d.join("agf.sqlite"),
+        &["run", d.join("missing.toml").to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot read spec"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("missing.toml"), "{}", stderr(&o));
+}
