@@ -45,11 +45,12 @@ pub fn bar_chart(
             .margin(12)
             .x_label_area_size(60)
             .y_label_area_size(60)
-            .build_cartesian_2d((0..n).into_segmented(), 0f64..ymax)
+            .build_cartesian_2d((0..n - 1).into_segmented(), 0f64..ymax)
             .map_err(err)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .light_line_style(WHITE)
             .y_desc(y_label)
             .x_labels(n)
             .x_label_formatter(&|v| match v {
@@ -99,8 +100,10 @@ pub fn confusion_chart(
     matrix: &[Vec<usize>],
 ) -> Result<String, String> {
     let n = classes.len();
-    let cell = (520 / n.max(1)).clamp(28, 70) as u32;
+    let cell = (640 / n.max(1)).clamp(44, 84) as u32;
     let side = cell * n as u32;
+    // Column labels sit under cells of `cell` pixels, about 6.5 pixels a character.
+    let max_chars = (cell as usize * 2 / 13).max(3);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (side + 220, side + 170)).into_drawing_area();
@@ -108,14 +111,19 @@ pub fn confusion_chart(
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 18))
             .margin(12)
-            .x_label_area_size(90)
+            .x_label_area_size(50)
             .y_label_area_size(130)
-            .build_cartesian_2d((0..n).into_segmented(), (0..n).into_segmented())
+            .build_cartesian_2d((0..n - 1).into_segmented(), (0..n - 1).into_segmented())
             .map_err(err)?;
         let name = |v: &SegmentValue<usize>, flip: bool| match v {
-            SegmentValue::CenterOf(i) => {
+            SegmentValue::CenterOf(i) if *i < n => {
                 let idx = if flip { n - 1 - *i } else { *i };
-                classes.get(idx).cloned().unwrap_or_default()
+                let full = classes.get(idx).cloned().unwrap_or_default();
+                if flip {
+                    full
+                } else {
+                    shorten(&full, max_chars)
+                }
             }
             _ => String::new(),
         };
@@ -128,11 +136,7 @@ pub fn confusion_chart(
             .y_labels(n)
             .x_label_formatter(&|v| name(v, false))
             .y_label_formatter(&|v| name(v, true))
-            .x_label_style(
-                ("sans-serif", 12)
-                    .into_font()
-                    .transform(FontTransform::Rotate90),
-            )
+            .x_label_style(("sans-serif", 11))
             .draw()
             .map_err(err)?;
         for (t, row) in matrix.iter().enumerate() {
@@ -173,4 +177,15 @@ pub fn confusion_chart(
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// Cut a label to `max` characters with an ellipsis.
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
 }
