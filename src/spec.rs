@@ -46,18 +46,28 @@ pub struct DatasetSpec {
     pub synthetic: SyntheticSpec,
 }
 
-/// Size and shape of the synthetic world.
+/// Size and shape of the synthetic world; every count and rate of its generative model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SyntheticSpec {
-    /// Number of top-level genres.
+    /// Number of top-level genres (the classes).
     pub genres: usize,
+    /// Inclusive range of sub-genres per top-level genre.
+    pub subgenres_per_genre: [usize; 2],
+    /// Number of latent artist groups (each a mixture over sub-genres plus a sound).
+    pub groups: usize,
     /// Number of artists.
     pub artists: usize,
     /// Inclusive range of albums per artist.
     pub albums_per_artist: [usize; 2],
     /// Inclusive range of tracks per album.
     pub tracks_per_album: [usize; 2],
+    /// Probability that a track is in its album's main sub-genre (else drawn from the artist).
+    pub album_coherence: f64,
+    /// Share of albums the uploader labels wrongly (the whole album is relabelled).
+    pub label_noise: f64,
+    /// Share of those errors that go to the most similar genre rather than a random one.
+    pub related_noise: f64,
     /// Clip length in seconds.
     pub clip_seconds: f64,
     /// Sample rate of the generated audio in Hz.
@@ -67,11 +77,16 @@ pub struct SyntheticSpec {
 impl Default for SyntheticSpec {
     fn default() -> Self {
         SyntheticSpec {
-            genres: 6,
-            artists: 60,
-            albums_per_artist: [1, 3],
-            tracks_per_album: [3, 6],
-            clip_seconds: 5.0,
+            genres: 8,
+            subgenres_per_genre: [2, 4],
+            groups: 12,
+            artists: 150,
+            albums_per_artist: [1, 4],
+            tracks_per_album: [3, 12],
+            album_coherence: 0.85,
+            label_noise: 0.1,
+            related_noise: 0.7,
+            clip_seconds: 10.0,
             sample_rate: 22050,
         }
     }
@@ -215,7 +230,7 @@ fn default_lr() -> f64 {
     0.05
 }
 fn default_l2() -> f64 {
-    1e-3
+    1e-2
 }
 fn default_patience() -> usize {
     50
@@ -366,7 +381,26 @@ impl ExperimentSpec {
                 ),
             );
         }
+        if s.groups < 1 {
+            bad(
+                "dataset.synthetic.groups",
+                "expected at least 1 artist group, got 0".into(),
+            );
+        }
+        for (key, v) in [
+            ("dataset.synthetic.album_coherence", s.album_coherence),
+            ("dataset.synthetic.label_noise", s.label_noise),
+            ("dataset.synthetic.related_noise", s.related_noise),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                bad(key, format!("expected a probability in [0, 1], got {v}"));
+            }
+        }
         for (key, [lo, hi]) in [
+            (
+                "dataset.synthetic.subgenres_per_genre",
+                s.subgenres_per_genre,
+            ),
             ("dataset.synthetic.albums_per_artist", s.albums_per_artist),
             ("dataset.synthetic.tracks_per_album", s.tracks_per_album),
         ] {
@@ -713,7 +747,7 @@ kind = "logreg"
         assert_eq!(get("frontend.n_mels").as_deref(), Some("64"));
         assert_eq!(
             get("dataset.synthetic.albums_per_artist").as_deref(),
-            Some("[1, 3]")
+            Some("[1, 4]")
         );
     }
 }

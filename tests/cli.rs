@@ -13,9 +13,11 @@ source = "synthetic"
 
 [dataset.synthetic]
 genres = 4
-artists = 24
+groups = 6
+artists = 40
 albums_per_artist = [1, 2]
 tracks_per_album = [3, 5]
+label_noise = 0.0
 clip_seconds = 2.0
 sample_rate = 16000
 
@@ -139,7 +141,7 @@ fn bad_specs_name_file_line_column_and_expectation() {
     expect_error(
         d,
         &SMALL.replace("epochs = 150", "epochs = 150\nepocs = 3"),
-        "FILE:29:1: unknown field `epocs`, expected one of `kind`, `epochs`",
+        "FILE:31:1: unknown field `epocs`, expected one of `kind`, `epochs`",
     );
     expect_error(
         d,
@@ -154,7 +156,7 @@ fn bad_specs_name_file_line_column_and_expectation() {
     expect_error(
         d,
         &SMALL.replace("hop_length = 256", "hop_length = 0"),
-        "FILE:19:1: frontend.hop_length: expected a hop of at least 1 sample, got 0",
+        "FILE:21:1: frontend.hop_length: expected a hop of at least 1 sample, got 0",
     );
     expect_error(
         d,

@@ -7,6 +7,7 @@
 pub mod mel;
 pub mod stft;
 pub mod summary;
+pub mod wav;
 
 pub use mel::MelFilterbank;
 pub use stft::Stft;

@@ -42,11 +42,22 @@ id_type!(
     GenreId
 );
 
-/// A genre the pipeline can predict. `index` is its class index in models and metrics.
+/// A genre the pipeline can predict (a top-level genre); its position in
+/// [`Dataset::genres`] is its class index in models and metrics.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Genre {
     pub id: GenreId,
     pub title: String,
+}
+
+/// A node of the genre tree, as a row of FMA's `genres.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GenreNode {
+    pub id: GenreId,
+    /// `None` for a top-level genre (FMA writes parent 0).
+    pub parent: Option<GenreId>,
+    pub title: String,
+    pub top_level: GenreId,
 }
 
 /// One track as the pipeline sees it: the label is what the uploader set, noise and all.
@@ -55,8 +66,10 @@ pub struct Track {
     pub id: TrackId,
     pub artist: ArtistId,
     pub album: AlbumId,
-    /// Class index into [`Dataset::genres`] of the label as published.
+    /// Class index into [`Dataset::genres`] of the label as published (`genre_top`).
     pub genre: usize,
+    /// Genre ids as published (FMA's `track.genres`, usually sub-genres).
+    pub genres: Vec<GenreId>,
     pub title: String,
 }
 
@@ -87,6 +100,8 @@ pub struct Dataset {
     pub name: String,
     /// The label classes, in class-index order.
     pub genres: Vec<Genre>,
+    /// The whole genre tree (top-level genres and their sub-genres).
+    pub genre_tree: Vec<GenreNode>,
     pub tracks: Vec<Track>,
     pub audio: Box<dyn AudioSource>,
 }

@@ -206,6 +206,7 @@ mod tests {
             tracks_per_album: [2, 6],
             clip_seconds: 1.0,
             sample_rate: 8000,
+            ..SyntheticSpec::default()
         };
         SyntheticWorld::generate(&spec, 9).into_parts().0
     }
