@@ -25,6 +25,34 @@ struct Extracted {
     frames: usize,
 }
 
+/// Track features from a ready table (FMA's `features.csv`): tracks missing from it are
+/// skipped with that reason.
+pub fn from_table(
+    dataset: &Dataset,
+    names: Vec<String>,
+    table: &std::collections::HashMap<TrackId, Vec<f32>>,
+) -> TrackFeatures {
+    let mut rows = Vec::with_capacity(dataset.tracks.len());
+    let mut skipped = Vec::new();
+    for t in &dataset.tracks {
+        match table.get(&t.id) {
+            Some(v) => rows.push(Some(v.clone())),
+            None => {
+                skipped.push((t.id, "not in features.csv".to_string()));
+                rows.push(None);
+            }
+        }
+    }
+    TrackFeatures {
+        dim: names.len(),
+        names,
+        rows,
+        skipped,
+        audio_seconds: 0.0,
+        frames: 0,
+    }
+}
+
 pub fn extract(dataset: &Dataset, spec: &FrontendSpec) -> TrackFeatures {
     let front = FrontEnd::new(spec);
     let pb = crate::progress::bar(dataset.tracks.len() as u64, "features");
@@ -44,7 +72,7 @@ pub fn extract(dataset: &Dataset, spec: &FrontendSpec) -> TrackFeatures {
                         ));
                     }
                     if clip.samples.is_empty() {
-                        return Err(format!("track {}: no audio samples", track.id));
+                        return Err("no audio samples".to_string());
                     }
                     let log_mel = front.log_mel(&clip.samples);
                     let mfcc = front.mfcc(&log_mel);

@@ -42,6 +42,20 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Summarise a spec's dataset and split: counts per split and genre, leakage, left-out tracks.
+    Data {
+        spec: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Also decode every audio file and list those that cannot be read.
+        #[arg(long)]
+        check_audio: bool,
+    },
+    /// Measure throughput (printed, never asserted).
+    Bench {
+        #[command(subcommand)]
+        what: Bench,
+    },
     /// Write a spec's synthetic world in FMA's on-disk layout (metadata CSVs and WAV audio).
     Synth {
         /// A spec with `source = "synthetic"`.
@@ -58,6 +72,15 @@ enum Command {
         /// Folder for index.html and its charts.
         #[arg(long, default_value = "reports/latest")]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Parse a generated tracks.csv of FMA's full size (106,574 rows).
+    Metadata {
+        #[arg(long, default_value_t = 106_574)]
+        rows: usize,
     },
 }
 
@@ -81,10 +104,26 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", render_error(&err));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: library errors already quote
+/// their source in their own message, so a cause already in the text is not repeated.
+fn render_error(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&c);
+        }
+    }
+    text
 }
 
 fn dispatch(cli: Cli) -> Result<()> {
@@ -93,6 +132,14 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Runs { format } => runs(&cli.db, format),
         Command::Report { out } => report(&cli.db, &out),
         Command::Synth { spec, out, subset } => synth(&spec, &out, &subset),
+        Command::Data {
+            spec,
+            format,
+            check_audio,
+        } => data(&spec, format, check_audio),
+        Command::Bench {
+            what: Bench::Metadata { rows },
+        } => bench_metadata(rows),
     }
 }
 
@@ -124,12 +171,31 @@ fn print_outcome(o: &RunOutcome, db: &std::path::Path) {
         o.artists,
         o.albums,
         o.classes.len(),
-        o.skipped
+        o.skipped.len()
     );
+    for (track, reason) in o.skipped.iter().take(10) {
+        println!("  skipped track {track}: {reason}");
+    }
+    if o.skipped.len() > 10 {
+        println!(
+            "  … and {} more (table skipped_tracks)",
+            o.skipped.len() - 10
+        );
+    }
     println!(
-        "split: train {} / validation {} / test {}; test tracks whose artist is in training: {}",
-        o.split_sizes[0], o.split_sizes[1], o.split_sizes[2], o.test_tracks_with_train_artist
+        "split: train {} / validation {} / test {}; test tracks whose artist is in training: {}, whose album is: {}",
+        o.split_sizes[0],
+        o.split_sizes[1],
+        o.split_sizes[2],
+        o.leakage.test_tracks_with_train_artist,
+        o.leakage.test_tracks_with_train_album
     );
+    if o.injected_flips > 0 {
+        println!(
+            "injected label noise: {} training labels flipped (table label_flips)",
+            o.injected_flips
+        );
+    }
     println!(
         "model {}: {} epochs, best at {} (validation log loss {:.4})",
         pipeline::BASELINE_MODEL,
@@ -249,7 +315,7 @@ fn synth(spec_path: &std::path::Path, out: &std::path::Path, subset: &str) -> Re
         );
     }
     let world = SyntheticWorld::generate(&spec.dataset.synthetic, spec.seed);
-    let written = fma_layout::write(&world, spec.seed, out, subset).with_context(|| {
+    let written = fma_layout::write(&world, out, subset).with_context(|| {
         format!(
             "writing the world of {} to {}",
             spec_path.display(),
@@ -265,6 +331,144 @@ fn synth(spec_path: &std::path::Path, out: &std::path::Path, subset: &str) -> Re
         written.audio_seconds / written.wall_seconds.max(1e-9)
     );
     Ok(())
+}
+
+fn data(spec_path: &std::path::Path, format: Format, check_audio: bool) -> Result<()> {
+    let spec = ExperimentSpec::load(spec_path)?;
+    let s = pipeline::describe(&spec, check_audio)
+        .with_context(|| format!("loading the data of {}", spec_path.display()))?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&s)?),
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::stdout());
+            let mut header = vec![
+                "split".to_string(),
+                "tracks".into(),
+                "artists".into(),
+                "albums".into(),
+            ];
+            header.extend(s.genres.iter().cloned());
+            w.write_record(&header)?;
+            for c in &s.splits {
+                let mut row = vec![
+                    c.split.as_str().to_string(),
+                    c.tracks.to_string(),
+                    c.artists.to_string(),
+                    c.albums.to_string(),
+                ];
+                row.extend(c.per_genre.iter().map(|n| n.to_string()));
+                w.write_record(&row)?;
+            }
+            w.flush()?;
+        }
+        Format::Table => {
+            println!("dataset   {}", s.dataset);
+            println!("audio     {}", s.audio);
+            println!(
+                "tracks    {} ({} artists, {} albums, {} genres)",
+                s.tracks,
+                s.artists,
+                s.albums,
+                s.genres.len()
+            );
+            if let Some(l) = &s.load {
+                println!(
+                    "metadata  {} rows, {} in the subset, {} left out without genre_top",
+                    l.rows, l.in_subset, l.without_genre_top
+                );
+            }
+            println!(
+                "split     {} (hash {})",
+                s.split_strategy,
+                &s.split_hash[..12]
+            );
+            println!();
+            let w = s
+                .genres
+                .iter()
+                .map(|g| g.chars().count())
+                .max()
+                .unwrap_or(5)
+                .max(10);
+            print!("{:<w$}", "genre");
+            for c in &s.splits {
+                print!(" {:>16}", c.split.as_str());
+            }
+            println!();
+            for (g, name) in s.genres.iter().enumerate() {
+                print!("{name:<w$}");
+                for c in &s.splits {
+                    let share = 100.0 * c.per_genre[g] as f64 / c.tracks.max(1) as f64;
+                    print!(" {:>8} ({:>4.1}%)", c.per_genre[g], share);
+                }
+                println!();
+            }
+            print!("{:<w$}", "tracks");
+            for c in &s.splits {
+                print!(" {:>16}", c.tracks);
+            }
+            println!();
+            print!("{:<w$}", "artists");
+            for c in &s.splits {
+                print!(" {:>16}", c.artists);
+            }
+            println!();
+            println!();
+            println!(
+                "leakage   test tracks whose artist is in training: {}; whose album is: {}; validation tracks whose artist is: {}",
+                s.leakage.test_tracks_with_train_artist, s.leakage.test_tracks_with_train_album, s.leakage.validation_tracks_with_train_artist
+            );
+            println!("noise     {} injected label flips", s.injected_flips);
+            match &s.skipped {
+                None => println!("audio     not checked (--check-audio decodes every file)"),
+                Some(list) => {
+                    println!("audio     {} unreadable files", list.len());
+                    for (t, r) in list {
+                        println!("  track {t}: {r}");
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn bench_metadata(rows: usize) -> Result<()> {
+    use agf::data::synth::{fma_layout, SyntheticWorld};
+    use agf::spec::SyntheticSpec;
+    let dir = tempfile_dir()?;
+    // ~6.5 tracks per album, ~2.5 albums per artist: FMA-like shapes at the requested size.
+    let spec = SyntheticSpec {
+        artists: (rows / 16).max(3),
+        albums_per_artist: [1, 4],
+        tracks_per_album: [3, 10],
+        clip_seconds: 0.1,
+        sample_rate: 8000,
+        ..SyntheticSpec::default()
+    };
+    let world = SyntheticWorld::generate(&spec, 1);
+    let path = fma_layout::write_metadata(&world, &dir, "large")?;
+    let bytes = std::fs::metadata(&path)?.len();
+    let t = std::time::Instant::now();
+    let tracks = agf::data::fma::load_tracks(&path)?;
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "parsed {} rows ({:.1} MB) of {} in {:.3} s: {:.0} rows/s, {:.1} MB/s",
+        tracks.len(),
+        bytes as f64 / 1e6,
+        path.display(),
+        secs,
+        tracks.len() as f64 / secs,
+        bytes as f64 / 1e6 / secs
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("agf-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 fn report(db: &std::path::Path, out: &std::path::Path) -> Result<()> {

@@ -1,30 +1,40 @@
-//! The run: spec → dataset → split → features → model → metrics → store.
+//! The run: spec → dataset → split (+ injected noise) → features → model → metrics → store.
 //!
 //! Each step is a call into its own module; this one only orders them, records what the
 //! run used, and marks the run failed (with the reason) when a step fails.
 
-use crate::data::split::{Split, SplitName};
-use crate::data::synth::SyntheticWorld;
+use crate::data::fma::{self, FmaError, LoadReport};
+use crate::data::noise::{self, NoiseError, NoisyLabels};
+use crate::data::split::{Leakage, Split, SplitError, SplitName};
+use crate::data::synth::{GroundTruth, SyntheticWorld};
+use crate::data::Dataset;
 use crate::eval::metrics::evaluate;
 use crate::eval::Evaluation;
-use crate::features;
+use crate::features::{self, TrackFeatures};
 use crate::models::logreg::Labelled;
 use crate::models::{LogisticRegression, ModelError, TrainSummary};
 use crate::spec::{DataSource, ExperimentSpec};
 use crate::store::{NewRun, RunId, RunStatus, Store, StoreError};
 use candle_core::Device;
+use serde::Serialize;
+use std::collections::BTreeSet;
 use std::time::Instant;
-
-/// The split name under which test predictions scored against the true genres are stored.
-pub const CLEAN_TEST: &str = "test_clean";
 
 /// The model name under which the baseline's results are stored.
 pub const BASELINE_MODEL: &str = "logreg";
+/// The split name under which test predictions scored against the true genres are stored.
+pub const CLEAN_TEST: &str = "test_clean";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Fma(#[from] FmaError),
+    #[error(transparent)]
+    Split(#[from] SplitError),
+    #[error(transparent)]
+    Noise(#[from] NoiseError),
     #[error("training {model} failed: {source}")]
     Model {
         model: &'static str,
@@ -35,8 +45,117 @@ pub enum PipelineError {
     EmptySplit { split: &'static str },
 }
 
-/// Row-major features and their labels for one split.
-type SplitRows = (Vec<f32>, Vec<usize>);
+/// A dataset ready for the pipeline, with what loading learned about it.
+pub struct LoadedData {
+    pub dataset: Dataset,
+    /// Known only for generated worlds.
+    pub truth: Option<GroundTruth>,
+    /// Known only for FMA.
+    pub report: Option<LoadReport>,
+}
+
+pub fn load_data(spec: &ExperimentSpec) -> Result<LoadedData, PipelineError> {
+    Ok(match spec.dataset.source {
+        DataSource::Synthetic => {
+            let (dataset, truth) =
+                SyntheticWorld::generate(&spec.dataset.synthetic, spec.seed).into_parts();
+            LoadedData {
+                dataset,
+                truth: Some(truth),
+                report: None,
+            }
+        }
+        DataSource::Fma => {
+            let fma_spec = spec
+                .dataset
+                .fma
+                .as_ref()
+                .expect("validated: source = fma has [dataset.fma]");
+            let (dataset, report, _) = fma::load_dataset(fma_spec, spec.frontend.sample_rate)?;
+            LoadedData {
+                dataset,
+                truth: None,
+                report: Some(report),
+            }
+        }
+    })
+}
+
+/// Per-split counts, for `agf data` and the run record.
+#[derive(Debug, Clone, Serialize)]
+pub struct SplitCounts {
+    pub split: SplitName,
+    pub tracks: usize,
+    pub artists: usize,
+    pub albums: usize,
+    /// Tracks per genre class.
+    pub per_genre: Vec<usize>,
+}
+
+/// A dataset and split summary (`agf data`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DataSummary {
+    pub dataset: String,
+    pub audio: String,
+    pub tracks: usize,
+    pub artists: usize,
+    pub albums: usize,
+    pub genres: Vec<String>,
+    pub load: Option<LoadReport>,
+    pub split_strategy: String,
+    pub split_hash: String,
+    pub splits: Vec<SplitCounts>,
+    pub leakage: Leakage,
+    pub injected_flips: usize,
+    /// Tracks whose audio could not be read (only when audio was checked).
+    pub skipped: Option<Vec<(u32, String)>>,
+}
+
+fn split_counts(d: &Dataset, split: &Split) -> Vec<SplitCounts> {
+    let counts = split.counts(&d.tracks, d.genres.len());
+    SplitName::ALL
+        .iter()
+        .map(|&s| {
+            let idx = split.indices(s);
+            let artists: BTreeSet<_> = idx.iter().map(|&i| d.tracks[i].artist).collect();
+            let albums: BTreeSet<_> = idx.iter().map(|&i| d.tracks[i].album).collect();
+            SplitCounts {
+                split: s,
+                tracks: idx.len(),
+                artists: artists.len(),
+                albums: albums.len(),
+                per_genre: counts[&s].clone(),
+            }
+        })
+        .collect()
+}
+
+/// Load, split and (optionally) read every audio file, without training anything.
+pub fn describe(spec: &ExperimentSpec, check_audio: bool) -> Result<DataSummary, PipelineError> {
+    let data = load_data(spec)?;
+    let d = &data.dataset;
+    let split = Split::make(d, &spec.split, spec.split_seed())?;
+    let noisy = noise::inject(d, &split, &spec.noise, spec.noise_seed())?;
+    let skipped = check_audio.then(|| {
+        let feats = features::extract(d, &spec.frontend);
+        feats.skipped.into_iter().map(|(t, r)| (t.0, r)).collect()
+    });
+    Ok(DataSummary {
+        dataset: d.name.clone(),
+        audio: d.audio.describe(),
+        tracks: d.tracks.len(),
+        artists: d.artist_count(),
+        albums: d.album_count(),
+        genres: d.genre_titles(),
+        load: data.report.clone(),
+        split_strategy: format!("{:?}", spec.split.strategy).to_lowercase(),
+        split_hash: split.hash(&d.tracks),
+        splits: split_counts(d, &split),
+        leakage: split.leakage(&d.tracks),
+        injected_flips: noisy.flips.len(),
+        skipped,
+    })
+}
 
 /// What a finished run reports back to the caller.
 #[derive(Debug, Clone)]
@@ -50,8 +169,9 @@ pub struct RunOutcome {
     pub albums: usize,
     pub classes: Vec<String>,
     pub split_sizes: [usize; 3],
-    pub test_tracks_with_train_artist: usize,
-    pub skipped: usize,
+    pub leakage: Leakage,
+    pub injected_flips: usize,
+    pub skipped: Vec<(u32, String)>,
     pub train: TrainSummary,
     pub evaluations: Vec<(SplitName, Evaluation)>,
     /// Test predictions scored against the true genres (known for generated worlds).
@@ -114,32 +234,45 @@ pub fn run(spec: &ExperimentSpec, store: &Store) -> Result<RunOutcome, PipelineE
     }
 }
 
-fn run_stages(
-    spec: &ExperimentSpec,
+/// Row-major features and their labels for one split.
+struct SplitRows {
+    x: Vec<f32>,
+    y: Vec<usize>,
+    /// Dataset positions of the rows.
+    index: Vec<usize>,
+}
+
+fn gather(split: &Split, which: SplitName, feats: &TrackFeatures, labels: &[usize]) -> SplitRows {
+    let mut rows = SplitRows {
+        x: Vec::new(),
+        y: Vec::new(),
+        index: Vec::new(),
+    };
+    for i in split.indices(which) {
+        if let Some(row) = &feats.rows[i] {
+            rows.x.extend_from_slice(row);
+            rows.y.push(labels[i]);
+            rows.index.push(i);
+        }
+    }
+    rows
+}
+
+fn record_data(
     store: &Store,
     run: RunId,
-) -> Result<RunOutcome, PipelineError> {
-    let started = Instant::now();
-    let (dataset, truth) = match spec.dataset.source {
-        DataSource::Synthetic => {
-            SyntheticWorld::generate(&spec.dataset.synthetic, spec.seed).into_parts()
-        }
-    };
-    let classes = dataset.genre_titles();
-    let n_classes = classes.len();
+    d: &Dataset,
+    split: &Split,
+    noisy: &NoisyLabels,
+    report: Option<&LoadReport>,
+) -> Result<Leakage, PipelineError> {
+    let classes = d.genre_titles();
     store.record_classes(run, &classes)?;
-    tracing::info!(
-        tracks = dataset.tracks.len(),
-        artists = dataset.artist_count(),
-        albums = dataset.album_count(),
-        "dataset {}",
-        dataset.name
-    );
-
-    let split = Split::make(&dataset, &spec.split, spec.split_seed());
-    let leakage = split.leakage(&dataset.tracks);
-    let counts = split.counts(&dataset.tracks, n_classes);
-    let mut split_metrics: Vec<(String, f64)> = vec![
+    let leakage = split.leakage(&d.tracks);
+    let mut m: Vec<(String, f64)> = vec![
+        ("tracks".into(), d.tracks.len() as f64),
+        ("artists".into(), d.artist_count() as f64),
+        ("albums".into(), d.album_count() as f64),
         (
             "test_tracks_with_train_artist".into(),
             leakage.test_tracks_with_train_artist as f64,
@@ -152,65 +285,128 @@ fn run_stages(
             "validation_tracks_with_train_artist".into(),
             leakage.validation_tracks_with_train_artist as f64,
         ),
+        ("injected_flips".into(), noisy.flips.len() as f64),
     ];
-    for (s, per_genre) in &counts {
-        for (g, c) in per_genre.iter().enumerate() {
-            split_metrics.push((format!("{}.tracks.{}", s.as_str(), classes[g]), *c as f64));
+    if let Some(r) = report {
+        m.push(("metadata_rows".into(), r.rows as f64));
+        m.push(("tracks_in_subset".into(), r.in_subset as f64));
+        m.push((
+            "left_out_without_genre_top".into(),
+            r.without_genre_top as f64,
+        ));
+    }
+    for c in split_counts(d, split) {
+        let s = c.split.as_str();
+        m.push((format!("{s}.tracks"), c.tracks as f64));
+        m.push((format!("{s}.artists"), c.artists as f64));
+        m.push((format!("{s}.albums"), c.albums as f64));
+        for (g, n) in c.per_genre.iter().enumerate() {
+            m.push((format!("{s}.tracks.{}", classes[g]), *n as f64));
         }
     }
-    let pairs: Vec<(&str, f64)> = split_metrics
-        .iter()
-        .map(|(k, v)| (k.as_str(), *v))
-        .collect();
+    let pairs: Vec<(&str, f64)> = m.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     store.record_metrics(run, "dataset", "all", &pairs)?;
-    tracing::info!(hash = %split.hash(&dataset.tracks), ?leakage, "split {:?}", spec.split.strategy);
+    store.record_facts(
+        run,
+        &[
+            ("dataset", d.name.clone()),
+            ("audio", d.audio.describe()),
+            ("split_hash", split.hash(&d.tracks)),
+        ],
+    )?;
+    let flips: Vec<(u32, &str, usize, usize)> = noisy
+        .flips
+        .iter()
+        .map(|f| (f.track.0, split.assignment[f.index].as_str(), f.from, f.to))
+        .collect();
+    store.record_flips(run, &flips)?;
+    Ok(leakage)
+}
 
-    let feats = features::extract(&dataset, &spec.frontend);
+fn run_stages(
+    spec: &ExperimentSpec,
+    store: &Store,
+    run: RunId,
+) -> Result<RunOutcome, PipelineError> {
+    let started = Instant::now();
+    let data = load_data(spec)?;
+    let dataset = &data.dataset;
+    let classes = dataset.genre_titles();
+    let n_classes = classes.len();
+    tracing::info!(
+        tracks = dataset.tracks.len(),
+        artists = dataset.artist_count(),
+        albums = dataset.album_count(),
+        "dataset {}",
+        dataset.name
+    );
+
+    let split = Split::make(dataset, &spec.split, spec.split_seed())?;
+    let noisy = noise::inject(dataset, &split, &spec.noise, spec.noise_seed())?;
+    let leakage = record_data(store, run, dataset, &split, &noisy, data.report.as_ref())?;
+    tracing::info!(hash = %split.hash(&dataset.tracks), ?leakage, flips = noisy.flips.len(), "split {:?}", spec.split.strategy);
+
+    let feats = match spec
+        .dataset
+        .fma
+        .as_ref()
+        .filter(|f| spec.dataset.source == DataSource::Fma && f.features_csv)
+    {
+        Some(f) => {
+            let (names, table) =
+                fma::load_features(&f.root.join("fma_metadata").join("features.csv"))?;
+            features::from_table(dataset, names, &table)
+        }
+        None => features::extract(dataset, &spec.frontend),
+    };
+    let skipped: Vec<(u32, String)> = feats
+        .skipped
+        .iter()
+        .map(|(t, r)| (t.0, r.clone()))
+        .collect();
+    store.record_skipped(run, &skipped)?;
     store.record_metrics(
         run,
         "dataset",
         "all",
         &[
-            ("tracks", dataset.tracks.len() as f64),
-            ("artists", dataset.artist_count() as f64),
-            ("albums", dataset.album_count() as f64),
-            ("skipped_tracks", feats.skipped.len() as f64),
+            ("skipped_tracks", skipped.len() as f64),
             ("audio_seconds", feats.audio_seconds),
             ("feature_dim", feats.dim as f64),
         ],
     )?;
+    if !skipped.is_empty() {
+        tracing::warn!(
+            "{} tracks skipped; `agf runs` and the store's skipped_tracks table list them",
+            skipped.len()
+        );
+    }
 
-    // Gather (features, label) per split, leaving skipped tracks out.
-    let gather = |which: SplitName| {
-        let mut x = Vec::new();
-        let mut y = Vec::new();
-        for i in split.indices(which) {
-            if let Some(row) = &feats.rows[i] {
-                x.extend_from_slice(row);
-                y.push(dataset.tracks[i].genre);
-            }
-        }
-        (x, y)
-    };
-    let parts: Vec<(SplitName, SplitRows)> =
-        SplitName::ALL.iter().map(|s| (*s, gather(*s))).collect();
-    for (s, (_, y)) in &parts {
-        if y.is_empty() {
-            return Err(PipelineError::EmptySplit { split: s.as_str() });
+    // Training (and, if asked, validation) labels carry the injected noise; test labels never do.
+    let published: Vec<usize> = dataset.tracks.iter().map(|t| t.genre).collect();
+    let train = gather(&split, SplitName::Train, &feats, &noisy.labels);
+    let validation = gather(&split, SplitName::Validation, &feats, &noisy.labels);
+    let test = gather(&split, SplitName::Test, &feats, &published);
+    for (name, part) in [
+        ("train", &train),
+        ("validation", &validation),
+        ("test", &test),
+    ] {
+        if part.y.is_empty() {
+            return Err(PipelineError::EmptySplit { split: name });
         }
     }
-    let (train, val) = (&parts[0].1, &parts[1].1);
 
     let pb = crate::progress::bar(spec.model.epochs as u64, "training");
     let mut epoch_error = None;
     let fitted = LogisticRegression::fit(
         Labelled {
-            x: &train.0,
-            y: &train.1,
+            x: &train.x,
+            y: &train.y,
         },
         Labelled {
-            x: &val.0,
-            y: &val.1,
+            x: &validation.x,
+            y: &validation.y,
         },
         feats.dim,
         n_classes,
@@ -227,10 +423,11 @@ fn run_stages(
     if let Some(e) = epoch_error {
         return Err(e.into());
     }
-    let (model, train_summary) = fitted.map_err(|source| PipelineError::Model {
+    let model_err = |source| PipelineError::Model {
         model: BASELINE_MODEL,
         source,
-    })?;
+    };
+    let (model, train_summary) = fitted.map_err(model_err)?;
     store.record_metrics(
         run,
         BASELINE_MODEL,
@@ -244,35 +441,24 @@ fn run_stages(
 
     let mut clean_test = None;
     let mut evaluations = Vec::new();
-    for (s, (x, y)) in &parts {
-        let probs = model
-            .predict_proba(x)
-            .map_err(|source| PipelineError::Model {
-                model: BASELINE_MODEL,
-                source,
-            })?;
-        let e = evaluate(&probs, y, n_classes, spec.metrics.log_loss_clip);
+    for (s, part) in [
+        (SplitName::Train, &train),
+        (SplitName::Validation, &validation),
+        (SplitName::Test, &test),
+    ] {
+        let probs = model.predict_proba(&part.x).map_err(model_err)?;
+        let e = evaluate(&probs, &part.y, n_classes, spec.metrics.log_loss_clip);
         store.record_evaluation(run, BASELINE_MODEL, s.as_str(), &e)?;
-        if *s == SplitName::Test {
+        if let (SplitName::Test, Some(truth)) = (s, &data.truth) {
             // The generator knows the true genres: score the same predictions against them,
             // so that label noise in the test set can be told apart from model error.
-            let clean: Vec<usize> = split
-                .indices(SplitName::Test)
-                .into_iter()
-                .filter(|&i| feats.rows[i].is_some())
-                .map(|i| truth.true_genre[i])
-                .collect();
+            let clean: Vec<usize> = part.index.iter().map(|&i| truth.true_genre[i]).collect();
             let e_clean = evaluate(&probs, &clean, n_classes, spec.metrics.log_loss_clip);
             store.record_evaluation(run, BASELINE_MODEL, CLEAN_TEST, &e_clean)?;
             clean_test = Some(e_clean);
         }
-        evaluations.push((*s, e));
+        evaluations.push((s, e));
     }
-    let split_sizes = [
-        parts[0].1 .1.len(),
-        parts[1].1 .1.len(),
-        parts[2].1 .1.len(),
-    ];
     Ok(RunOutcome {
         run,
         name: spec.name.clone(),
@@ -282,9 +468,10 @@ fn run_stages(
         artists: dataset.artist_count(),
         albums: dataset.album_count(),
         classes,
-        split_sizes,
-        test_tracks_with_train_artist: leakage.test_tracks_with_train_artist,
-        skipped: feats.skipped.len(),
+        split_sizes: [train.y.len(), validation.y.len(), test.y.len()],
+        leakage,
+        injected_flips: noisy.flips.len(),
+        skipped,
         train: train_summary,
         evaluations,
         clean_test,

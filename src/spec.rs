@@ -24,6 +24,8 @@ pub struct ExperimentSpec {
     pub split: SplitSpec,
     pub model: ModelSpec,
     #[serde(default)]
+    pub noise: NoiseSpec,
+    #[serde(default)]
     pub metrics: MetricsSpec,
 }
 
@@ -36,6 +38,8 @@ fn default_seed() -> u64 {
 pub enum DataSource {
     /// The embedded synthetic music world (no files needed).
     Synthetic,
+    /// The Free Music Archive on disk (`[dataset.fma]`).
+    Fma,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +48,95 @@ pub struct DatasetSpec {
     pub source: DataSource,
     #[serde(default)]
     pub synthetic: SyntheticSpec,
+    /// Required when `source = "fma"`.
+    #[serde(default)]
+    pub fma: Option<FmaSpec>,
+}
+
+/// FMA's subsets; they nest (small ⊂ medium ⊂ large), and `full` is every track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FmaSubset {
+    Small,
+    Medium,
+    Large,
+    Full,
+}
+
+impl FmaSubset {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FmaSubset::Small => "small",
+            FmaSubset::Medium => "medium",
+            FmaSubset::Large => "large",
+            FmaSubset::Full => "full",
+        }
+    }
+}
+
+/// Where FMA lives and which part of it to use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FmaSpec {
+    /// Folder holding `fma_metadata/` and the audio folders (relative to the working directory).
+    pub root: PathBuf,
+    pub subset: FmaSubset,
+    /// Audio folder under `root`; `fma_<subset>` when omitted.
+    #[serde(default)]
+    pub audio_dir: Option<String>,
+    /// Audio file extension; when omitted, mp3, wav, flac and ogg are tried in that order.
+    #[serde(default)]
+    pub audio_ext: Option<String>,
+    /// Use `fma_metadata/features.csv` (518 librosa statistics) as the track-level features
+    /// instead of computing MFCC statistics from audio.
+    #[serde(default)]
+    pub features_csv: bool,
+    /// Clips shorter than this after decoding are skipped and counted.
+    #[serde(default = "default_min_seconds")]
+    pub min_seconds: f64,
+}
+
+fn default_min_seconds() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoiseKind {
+    /// No injected noise.
+    None,
+    /// Each label flips, with probability `rate`, to a uniformly drawn other genre.
+    Symmetric,
+    /// Each label of `pairs[i][0]` flips to `pairs[i][1]` with probability `rate`.
+    Pairwise,
+    /// Each album, with probability `rate`, is relabelled whole to one other genre.
+    Album,
+}
+
+/// Label noise injected into training (and optionally validation) labels; every flip is
+/// recorded so that an audit can be scored against it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NoiseSpec {
+    pub kind: NoiseKind,
+    pub rate: f64,
+    pub include_validation: bool,
+    /// Genre titles `[from, to]` for `pairwise`.
+    pub pairs: Vec<[String; 2]>,
+    /// Seed of the injection; the run's seed when omitted.
+    pub seed: Option<u64>,
+}
+
+impl Default for NoiseSpec {
+    fn default() -> Self {
+        NoiseSpec {
+            kind: NoiseKind::None,
+            rate: 0.0,
+            include_validation: false,
+            pairs: Vec::new(),
+            seed: None,
+        }
+    }
 }
 
 /// Size and shape of the synthetic world; every count and rate of its generative model.
@@ -172,10 +265,17 @@ impl Default for FrontendSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SplitStrategy {
+    /// The dataset's own split (FMA's `set.split`; for generated worlds, the split that
+    /// `agf synth` writes). Ratios are ignored.
+    Official,
+    /// Tracks shuffled and cut: artists and albums leak across splits.
+    Random,
+    /// Per genre, tracks shuffled and cut: genre shares exact, artists leak.
+    Stratified,
     /// Artist-disjoint and genre-stratified as far as artists allow (FMA's method).
     Artist,
-    /// Tracks shuffled and cut: artists leak across splits.
-    Random,
+    /// Album-disjoint and genre-stratified as far as albums allow; artists may leak.
+    Album,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -345,6 +445,9 @@ impl ExperimentSpec {
         if self.split.seed.is_none() {
             self.split.seed = Some(self.seed);
         }
+        if self.noise.seed.is_none() {
+            self.noise.seed = Some(self.seed);
+        }
     }
 
     /// Every semantic problem at once, located in `text` where the key appears.
@@ -433,7 +536,7 @@ impl ExperimentSpec {
                 format!("expected at least 8000 Hz, got {}", f.sample_rate),
             );
         }
-        if f.sample_rate != s.sample_rate {
+        if self.dataset.source == DataSource::Synthetic && f.sample_rate != s.sample_rate {
             bad(
                 "frontend.sample_rate",
                 format!(
@@ -495,6 +598,39 @@ impl ExperimentSpec {
                 ),
             );
         }
+        if self.dataset.source == DataSource::Fma {
+            match &self.dataset.fma {
+                None => bad("dataset.fma", "expected a [dataset.fma] section with `root` and `subset` when source = \"fma\"".into()),
+                Some(fma) => {
+                    if fma.min_seconds.is_nan() || fma.min_seconds < 0.0 {
+                        bad("dataset.fma.min_seconds", format!("expected seconds ≥ 0, got {}", fma.min_seconds));
+                    }
+                }
+            }
+        }
+        let n = &self.noise;
+        if !(0.0..=1.0).contains(&n.rate) {
+            bad(
+                "noise.rate",
+                format!("expected a probability in [0, 1], got {}", n.rate),
+            );
+        }
+        if n.kind == NoiseKind::Pairwise && n.pairs.is_empty() {
+            bad(
+                "noise.pairs",
+                "expected at least one [from, to] genre pair for kind = \"pairwise\"".into(),
+            );
+        }
+        if n.kind != NoiseKind::None && n.rate == 0.0 {
+            bad(
+                "noise.rate",
+                format!(
+                    "noise kind {:?} with rate 0 injects nothing; set a rate or kind = \"none\"",
+                    n.kind
+                )
+                .to_lowercase(),
+            );
+        }
         let sp = &self.split;
         for (key, v) in [
             ("split.train", sp.train),
@@ -551,6 +687,11 @@ impl ExperimentSpec {
         let mut out = Vec::new();
         flatten("", &value, &mut out);
         out
+    }
+
+    /// Noise seed after resolution.
+    pub fn noise_seed(&self) -> u64 {
+        self.noise.seed.unwrap_or(self.seed)
     }
 
     /// Split seed after resolution.

@@ -118,7 +118,8 @@ fn artist_disjoint_accuracy(
             seed: None,
         },
         3,
-    );
+    )
+    .unwrap();
     let part = |s: SplitName| {
         let idx = split.indices(s);
         let xs: Vec<f32> = idx.iter().flat_map(|&i| x[i].clone()).collect();
@@ -229,10 +230,10 @@ fn synth_writes_fma_layout_byte_identically_per_seed() {
         dir.path().join("c"),
     );
     let w = SyntheticWorld::generate(&tiny(), 5);
-    let summary = fma_layout::write(&w, 5, &a, "small").unwrap();
+    let summary = fma_layout::write(&w, &a, "small").unwrap();
     assert_eq!(summary.tracks, w.dataset().tracks.len());
-    fma_layout::write(&SyntheticWorld::generate(&tiny(), 5), 5, &b, "small").unwrap();
-    fma_layout::write(&SyntheticWorld::generate(&tiny(), 6), 6, &c, "small").unwrap();
+    fma_layout::write(&SyntheticWorld::generate(&tiny(), 5), &b, "small").unwrap();
+    fma_layout::write(&SyntheticWorld::generate(&tiny(), 6), &c, "small").unwrap();
     let (fa, fb, fc) = (read_all(&a), read_all(&b), read_all(&c));
     assert_eq!(
         fa.len(),
@@ -286,7 +287,7 @@ fn pandas_reads_tracks_csv_as_fma() {
     }
     let dir = tempfile::tempdir().unwrap();
     let w = SyntheticWorld::generate(&tiny(), 9);
-    fma_layout::write(&w, 9, dir.path(), "medium").unwrap();
+    fma_layout::write(&w, dir.path(), "medium").unwrap();
     let script = r##"
 import ast, sys
 import pandas as pd

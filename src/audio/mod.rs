@@ -4,7 +4,9 @@
 //! `power_to_db` / `amplitude_to_db`, orthonormal DCT-II) so that numbers computed here can
 //! be compared with a researcher's Python notebook. Nothing here knows about datasets.
 
+pub mod decode;
 pub mod mel;
+pub mod resample;
 pub mod stft;
 pub mod summary;
 pub mod wav;

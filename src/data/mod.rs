@@ -4,6 +4,9 @@
 //!
 //! This module knows nothing of audio maths or models.
 
+pub mod fma;
+pub mod noise;
+pub mod pylist;
 pub mod split;
 pub mod synth;
 
@@ -71,6 +74,8 @@ pub struct Track {
     /// Genre ids as published (FMA's `track.genres`, usually sub-genres).
     pub genres: Vec<GenreId>,
     pub title: String,
+    /// The dataset's own split, where it has one (FMA's `set.split`).
+    pub official_split: Option<split::SplitName>,
 }
 
 /// Mono audio samples in [-1, 1] at a known rate.

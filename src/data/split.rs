@@ -1,11 +1,12 @@
 //! Train/validation/test splits, and the artist and album leakage each one leaves.
 //!
 //! `artist` follows FMA's method: artists are placed whole, largest first, each into the
-//! split that is furthest below its target share for the artist's genre, so the split is
-//! artist-disjoint and as genre-stratified as whole artists allow. `random` cuts a shuffled
-//! track list and lets artists leak, as a naive split does.
+//! split that is furthest below its target share for the artist's genres, so the split is
+//! artist-disjoint and as genre-stratified as whole artists allow; `album` does the same with
+//! albums. `random` cuts a shuffled track list and `stratified` does so per genre: both let
+//! artists leak, as a naive split does. `official` takes the dataset's own split.
 
-use super::{ArtistId, Dataset, Track};
+use super::{Dataset, Track};
 use crate::rng::Rng;
 use crate::spec::{SplitSpec, SplitStrategy};
 use serde::Serialize;
@@ -46,16 +47,46 @@ pub struct Leakage {
     pub validation_tracks_with_train_artist: usize,
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum SplitError {
+    #[error("split.strategy = \"official\" but {missing} of {total} tracks have no official split (first: track {first}); choose another strategy")]
+    NoOfficialSplit {
+        missing: usize,
+        total: usize,
+        first: super::TrackId,
+    },
+}
+
 impl Split {
-    pub fn make(dataset: &Dataset, spec: &SplitSpec, seed: u64) -> Split {
+    pub fn make(dataset: &Dataset, spec: &SplitSpec, seed: u64) -> Result<Split, SplitError> {
         let ratios = [spec.train, spec.validation, spec.test];
         let mut rng = Rng::derive(seed, "split", 0);
-        match spec.strategy {
-            SplitStrategy::Random => random_split(&dataset.tracks, ratios, &mut rng),
-            SplitStrategy::Artist => {
-                artist_split(&dataset.tracks, dataset.genres.len(), ratios, &mut rng)
+        let tracks = &dataset.tracks;
+        let n_genres = dataset.genres.len();
+        Ok(match spec.strategy {
+            SplitStrategy::Official => {
+                let missing: Vec<&Track> = tracks
+                    .iter()
+                    .filter(|t| t.official_split.is_none())
+                    .collect();
+                if let Some(first) = missing.first() {
+                    return Err(SplitError::NoOfficialSplit {
+                        missing: missing.len(),
+                        total: tracks.len(),
+                        first: first.id,
+                    });
+                }
+                Split {
+                    assignment: tracks.iter().filter_map(|t| t.official_split).collect(),
+                }
             }
-        }
+            SplitStrategy::Random => random_split(tracks, ratios, &mut rng),
+            SplitStrategy::Stratified => stratified_split(tracks, n_genres, ratios, &mut rng),
+            SplitStrategy::Artist => {
+                group_split(tracks, n_genres, ratios, &mut rng, |t| t.artist.0)
+            }
+            SplitStrategy::Album => group_split(tracks, n_genres, ratios, &mut rng, |t| t.album.0),
+        })
     }
 
     pub fn indices(&self, which: SplitName) -> Vec<usize> {
@@ -136,14 +167,51 @@ fn random_split(tracks: &[Track], ratios: [f64; 3], rng: &mut Rng) -> Split {
     Split { assignment }
 }
 
-fn artist_split(tracks: &[Track], n_genres: usize, ratios: [f64; 3], rng: &mut Rng) -> Split {
-    // Per artist: its tracks and its genre counts.
-    let mut by_artist: BTreeMap<ArtistId, Vec<usize>> = BTreeMap::new();
-    for (i, t) in tracks.iter().enumerate() {
-        by_artist.entry(t.artist).or_default().push(i);
+/// The split a generated world ships as its official one: artist-disjoint 80/10/10, as
+/// FMA's own.
+pub fn generated_official(tracks: &[Track], n_genres: usize, seed: u64) -> Vec<SplitName> {
+    let mut rng = Rng::derive(seed, "official-split", 0);
+    group_split(tracks, n_genres, [0.8, 0.1, 0.1], &mut rng, |t| t.artist.0).assignment
+}
+
+fn stratified_split(tracks: &[Track], n_genres: usize, ratios: [f64; 3], rng: &mut Rng) -> Split {
+    let mut assignment = vec![SplitName::Test; tracks.len()];
+    for g in 0..n_genres {
+        let mut idx: Vec<usize> = (0..tracks.len())
+            .filter(|&i| tracks[i].genre == g)
+            .collect();
+        rng.shuffle(&mut idx);
+        let n = idx.len() as f64;
+        let n_train = (ratios[0] * n).round() as usize;
+        let n_val = (ratios[1] * n).round() as usize;
+        for (rank, &i) in idx.iter().enumerate() {
+            assignment[i] = if rank < n_train {
+                SplitName::Train
+            } else if rank < n_train + n_val {
+                SplitName::Validation
+            } else {
+                SplitName::Test
+            };
+        }
     }
-    let mut artists: Vec<(ArtistId, Vec<usize>)> = by_artist.into_iter().collect();
-    // Shuffle first so that equal-sized artists are taken in a seeded, not id, order.
+    Split { assignment }
+}
+
+/// Place whole groups (artists, albums), largest first, each where its genres are most
+/// under-represented relative to their targets.
+fn group_split(
+    tracks: &[Track],
+    n_genres: usize,
+    ratios: [f64; 3],
+    rng: &mut Rng,
+    key: impl Fn(&Track) -> u32,
+) -> Split {
+    let mut by_group: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for (i, t) in tracks.iter().enumerate() {
+        by_group.entry(key(t)).or_default().push(i);
+    }
+    let mut artists: Vec<(u32, Vec<usize>)> = by_group.into_iter().collect();
+    // Shuffle first so that equal-sized groups are taken in a seeded, not id, order.
     rng.shuffle(&mut artists);
     artists.sort_by_key(|(_, idx)| std::cmp::Reverse(idx.len()));
 
@@ -156,30 +224,29 @@ fn artist_split(tracks: &[Track], n_genres: usize, ratios: [f64; 3], rng: &mut R
         vec![0f64; n_genres],
         vec![0f64; n_genres],
     ];
-    let mut placed_total = [0f64; 3];
-    let n = tracks.len() as f64;
     let mut assignment = vec![SplitName::Train; tracks.len()];
     for (_, idx) in artists {
         let mut counts = vec![0f64; n_genres];
         for &i in &idx {
             counts[tracks[i].genre] += 1.0;
         }
-        // Deficit of each split for this artist's genres, relative to its target; the
-        // overall size deficit breaks ties so small genres do not starve a split.
+        // Put the group where it most reduces the imbalance Σ_g (placed − target)² / target
+        // of that split, targets being each split's share of every genre. Largest groups go
+        // first, so the many small ones at the end can even out what the big ones left.
         let mut best = 0;
-        let mut best_score = f64::NEG_INFINITY;
+        let mut best_gain = f64::NEG_INFINITY;
         for s in 0..3 {
-            let mut score = 0.0;
+            let mut gain = 0.0;
             for g in 0..n_genres {
                 if counts[g] > 0.0 {
-                    let target = ratios[s] * genre_total[g];
-                    score += counts[g] * (target - placed[s][g]) / target.max(1e-9);
+                    let target = (ratios[s] * genre_total[g]).max(1e-9);
+                    let before = (placed[s][g] - target).powi(2);
+                    let after = (placed[s][g] + counts[g] - target).powi(2);
+                    gain += (before - after) / target;
                 }
             }
-            score /= idx.len() as f64;
-            score += 1e-3 * (ratios[s] * n - placed_total[s]) / (ratios[s] * n);
-            if score > best_score {
-                best_score = score;
+            if gain > best_gain {
+                best_gain = gain;
                 best = s;
             }
         }
@@ -187,7 +254,6 @@ fn artist_split(tracks: &[Track], n_genres: usize, ratios: [f64; 3], rng: &mut R
             assignment[i] = SplitName::ALL[best];
             placed[best][tracks[i].genre] += 1.0;
         }
-        placed_total[best] += idx.len() as f64;
     }
     Split { assignment }
 }
@@ -224,7 +290,7 @@ mod tests {
     #[test]
     fn artist_split_shares_no_artist_and_keeps_genre_shares() {
         let d = world();
-        let split = Split::make(&d, &spec(SplitStrategy::Artist), 1);
+        let split = Split::make(&d, &spec(SplitStrategy::Artist), 1).unwrap();
         let leak = split.leakage(&d.tracks);
         assert_eq!(leak.test_tracks_with_train_artist, 0);
         assert_eq!(leak.validation_tracks_with_train_artist, 0);
@@ -251,9 +317,9 @@ mod tests {
     #[test]
     fn random_split_leaks_and_is_seeded() {
         let d = world();
-        let a = Split::make(&d, &spec(SplitStrategy::Random), 1);
-        let b = Split::make(&d, &spec(SplitStrategy::Random), 1);
-        let c = Split::make(&d, &spec(SplitStrategy::Random), 2);
+        let a = Split::make(&d, &spec(SplitStrategy::Random), 1).unwrap();
+        let b = Split::make(&d, &spec(SplitStrategy::Random), 1).unwrap();
+        let c = Split::make(&d, &spec(SplitStrategy::Random), 2).unwrap();
         assert_eq!(a.hash(&d.tracks), b.hash(&d.tracks));
         assert_ne!(a.hash(&d.tracks), c.hash(&d.tracks));
         let leak = a.leakage(&d.tracks);

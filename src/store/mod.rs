@@ -274,6 +274,105 @@ impl Store {
         })
     }
 
+    /// Textual facts of a run (split hash, dataset description …), in one transaction.
+    pub fn record_facts(&self, run: RunId, facts: &[(&str, String)]) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let mut tx = self
+                .pool
+                .begin()
+                .await
+                .map_err(self.err("recording facts"))?;
+            for (k, v) in facts {
+                sqlx::query("INSERT OR REPLACE INTO facts (run_id, key, value) VALUES (?, ?, ?)")
+                    .bind(run)
+                    .bind(*k)
+                    .bind(v)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err("recording facts"))?;
+            }
+            tx.commit().await.map_err(self.err("recording facts"))
+        })
+    }
+
+    /// Tracks left out of the run and why (missing, empty, truncated, undecodable audio …).
+    pub fn record_skipped(&self, run: RunId, skipped: &[(u32, String)]) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let mut tx = self.pool.begin().await.map_err(self.err("recording skipped tracks"))?;
+            for (track, reason) in skipped {
+                sqlx::query("INSERT OR REPLACE INTO skipped_tracks (run_id, track_id, reason) VALUES (?, ?, ?)")
+                    .bind(run)
+                    .bind(*track as i64)
+                    .bind(reason)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err("recording skipped tracks"))?;
+            }
+            tx.commit().await.map_err(self.err("recording skipped tracks"))
+        })
+    }
+
+    /// Injected label flips: (track, split, from class, to class).
+    pub fn record_flips(
+        &self,
+        run: RunId,
+        flips: &[(u32, &str, usize, usize)],
+    ) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let mut tx = self.pool.begin().await.map_err(self.err("recording label flips"))?;
+            for (track, split, from, to) in flips {
+                sqlx::query("INSERT OR REPLACE INTO label_flips (run_id, track_id, split, from_class, to_class) VALUES (?, ?, ?, ?, ?)")
+                    .bind(run)
+                    .bind(*track as i64)
+                    .bind(*split)
+                    .bind(*from as i64)
+                    .bind(*to as i64)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err("recording label flips"))?;
+            }
+            tx.commit().await.map_err(self.err("recording label flips"))
+        })
+    }
+
+    /// Skipped tracks of a run, by track id.
+    pub fn skipped(&self, run: RunId) -> Result<Vec<(u32, String)>, StoreError> {
+        self.rt.block_on(async {
+            let rows = sqlx::query(
+                "SELECT track_id, reason FROM skipped_tracks WHERE run_id = ? ORDER BY track_id",
+            )
+            .bind(run)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading skipped tracks"))?;
+            Ok(rows
+                .into_iter()
+                .map(|r| (r.get::<i64, _>(0) as u32, r.get(1)))
+                .collect())
+        })
+    }
+
+    /// One scalar metric, if recorded.
+    pub fn metric(
+        &self,
+        run: RunId,
+        model: &str,
+        split: &str,
+        name: &str,
+    ) -> Result<Option<f64>, StoreError> {
+        self.rt.block_on(async {
+            let row = sqlx::query("SELECT value FROM metrics WHERE run_id = ? AND model = ? AND split = ? AND name = ?")
+                .bind(run)
+                .bind(model)
+                .bind(split)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(self.err("reading a metric"))?;
+            Ok(row.and_then(|r| r.get::<Option<f64>, _>(0)))
+        })
+    }
+
     /// Everything an evaluation holds: scalars, per-class metrics and the confusion matrix.
     pub fn record_evaluation(
         &self,

@@ -13,10 +13,9 @@
 
 use super::SyntheticWorld;
 use crate::audio::wav::encode_pcm16;
-use crate::data::split::{Split, SplitName};
+use crate::data::split::SplitName;
 use crate::data::{Dataset, GenreId};
 use crate::fsutil::write_atomic;
-use crate::spec::{SplitSpec, SplitStrategy};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -118,27 +117,15 @@ fn date(offset_minutes: u32) -> String {
 }
 
 /// Write the world. `subset` names the audio folder and fills `set.subset`; `set.split` is
-/// an artist-disjoint 80/10/10 split, as FMA's official one is.
+/// the world's official split (artist-disjoint 80/10/10, as FMA's).
 pub fn write(
     world: &SyntheticWorld,
-    seed: u64,
     out: &Path,
     subset: &str,
 ) -> Result<WriteSummary, SynthWriteError> {
     let started = Instant::now();
     let d = world.dataset();
     let meta = out.join("fma_metadata");
-    let split = Split::make(
-        d,
-        &SplitSpec {
-            strategy: SplitStrategy::Artist,
-            train: 0.8,
-            validation: 0.1,
-            test: 0.1,
-            seed: Some(seed),
-        },
-        seed,
-    );
     let csv_bytes = |path: &Path, rows: Vec<Vec<String>>| -> Result<Vec<u8>, SynthWriteError> {
         let mut w = csv::WriterBuilder::new()
             .flexible(false)
@@ -160,7 +147,7 @@ pub fn write(
     };
 
     let tracks_path = meta.join("tracks.csv");
-    let rows = tracks_rows(d, &split, subset, world);
+    let rows = tracks_rows(d, subset, world);
     write_atomic(&tracks_path, &csv_bytes(&tracks_path, rows)?).map_err(io(&tracks_path))?;
     let genres_path = meta.join("genres.csv");
     write_atomic(&genres_path, &csv_bytes(&genres_path, genres_rows(d))?)
@@ -178,7 +165,8 @@ pub fn write(
                 track: t.id.0,
                 reason: e.to_string(),
             })?;
-            let path = audio_path(out, subset, t.id.0, "wav");
+            let path =
+                crate::data::fma::audio_path(&out.join(format!("fma_{subset}")), t.id, "wav");
             write_atomic(&path, &encode_pcm16(&clip.samples, clip.sample_rate))
                 .map_err(io(&path))?;
             pb.inc(1);
@@ -194,12 +182,49 @@ pub fn write(
     })
 }
 
-fn tracks_rows(
-    d: &Dataset,
-    split: &Split,
-    subset: &str,
+/// Write only `fma_metadata/` (tracks, genres, ground truth); returns the tracks.csv path.
+pub fn write_metadata(
     world: &SyntheticWorld,
-) -> Vec<Vec<String>> {
+    out: &Path,
+    subset: &str,
+) -> Result<PathBuf, SynthWriteError> {
+    let d = world.dataset();
+    let meta = out.join("fma_metadata");
+    let csv_bytes = |path: &Path, rows: Vec<Vec<String>>| -> Result<Vec<u8>, SynthWriteError> {
+        let mut w = csv::WriterBuilder::new()
+            .flexible(false)
+            .from_writer(Vec::new());
+        for r in rows {
+            w.write_record(&r).map_err(|source| SynthWriteError::Csv {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        w.into_inner().map_err(|e| SynthWriteError::Io {
+            path: path.to_path_buf(),
+            source: e.into_error(),
+        })
+    };
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SynthWriteError::Io { path, source }
+    };
+    let tracks_path = meta.join("tracks.csv");
+    write_atomic(
+        &tracks_path,
+        &csv_bytes(&tracks_path, tracks_rows(d, subset, world))?,
+    )
+    .map_err(io(&tracks_path))?;
+    let genres_path = meta.join("genres.csv");
+    write_atomic(&genres_path, &csv_bytes(&genres_path, genres_rows(d))?)
+        .map_err(io(&genres_path))?;
+    let truth_path = meta.join("ground_truth.csv");
+    write_atomic(&truth_path, &csv_bytes(&truth_path, truth_rows(world))?)
+        .map_err(io(&truth_path))?;
+    Ok(tracks_path)
+}
+
+fn tracks_rows(d: &Dataset, subset: &str, world: &SyntheticWorld) -> Vec<Vec<String>> {
     let mut rows = Vec::with_capacity(d.tracks.len() + 3);
     let mut top = vec![String::new()];
     let mut names = vec![String::new()];
@@ -222,7 +247,7 @@ fn tracks_rows(
     let seconds = world.clip_seconds();
     let sample_rate = world.sample_rate();
     let mut number_in_album: HashMap<u32, usize> = HashMap::new();
-    for (t, s) in d.tracks.iter().zip(&split.assignment) {
+    for t in &d.tracks {
         let n = number_in_album.entry(t.album.0).or_default();
         *n += 1;
         let mut all: Vec<GenreId> = Vec::new();
@@ -250,10 +275,11 @@ fn tracks_rows(
                 ("artist", "date_created") => date(t.artist.0 * 53),
                 ("artist", "id") => t.artist.0.to_string(),
                 ("artist", "name") => artist_name(t.artist.0),
-                ("set", "split") => match s {
-                    SplitName::Train => "training".into(),
-                    SplitName::Validation => "validation".into(),
-                    SplitName::Test => "test".into(),
+                ("set", "split") => match t.official_split {
+                    Some(SplitName::Train) => "training".into(),
+                    Some(SplitName::Validation) => "validation".into(),
+                    Some(SplitName::Test) => "test".into(),
+                    None => String::new(),
                 },
                 ("set", "subset") => subset.into(),
                 ("track", "bit_rate") => (sample_rate * 16).to_string(),

@@ -349,6 +349,7 @@ fn build(spec: &SyntheticSpec, seed: u64) -> WorldMeta {
                     genre: sub_parent[label_sub],
                     genres: vec![subgenres[label_sub]],
                     title: format!("Track {id}"),
+                    official_split: None,
                 });
                 rhythm.push(sub_rhythm[sub].clone());
                 timbre.push(album_timbre.clone());
@@ -356,6 +357,10 @@ fn build(spec: &SyntheticSpec, seed: u64) -> WorldMeta {
                 true_subgenre.push(subgenres[sub]);
             }
         }
+    }
+    let official = super::split::generated_official(&tracks, spec.genres, seed);
+    for (t, s) in tracks.iter_mut().zip(official) {
+        t.official_split = Some(s);
     }
     let index = tracks.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
     let sounds = WorldSounds {
