@@ -95,6 +95,7 @@ pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
     let mut mono: Vec<f32> = Vec::new();
     let mut channels = params.channels.map(|c| c.count()).unwrap_or(1);
     let (mut packets, mut bad_packets) = (0usize, 0usize);
+    let mut trimmed_by_packets = false;
     let mut buf: Option<SampleBuffer<f32>> = None;
     loop {
         let packet = match format.next_packet() {
@@ -129,9 +130,16 @@ pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
                 let b = buf.as_mut().expect("allocated above");
                 b.copy_interleaved_ref(audio);
                 let inv = 1.0 / channels as f32;
+                let frames = b.samples().chunks(channels);
+                let n = frames.len();
+                // Gapless trimming: the format marks encoder delay and padding per packet.
+                let (skip, drop) = (packet.trim_start as usize, packet.trim_end as usize);
+                trimmed_by_packets |= skip + drop > 0;
+                let keep = n.saturating_sub(skip).saturating_sub(drop);
                 mono.extend(
-                    b.samples()
-                        .chunks(channels)
+                    frames
+                        .skip(skip)
+                        .take(keep)
                         .map(|frame| frame.iter().sum::<f32>() * inv),
                 );
             }
@@ -139,6 +147,14 @@ pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
             Err(SymphoniaError::DecodeError(_)) => bad_packets += 1,
             Err(e) => return Err(undecodable(e.to_string())),
         }
+    }
+    if !trimmed_by_packets {
+        // Readers that only state the delay and padding (symphonia 0.5's mp3 reader reads
+        // them from the LAME tag) leave the trimming to us.
+        let delay = (params.delay.unwrap_or(0) as usize).min(mono.len());
+        let padding = (params.padding.unwrap_or(0) as usize).min(mono.len() - delay);
+        mono.truncate(mono.len() - padding);
+        mono.drain(..delay);
     }
     if mono.is_empty() {
         return Err(DecodeError::NoAudio(path.to_path_buf()));

@@ -4,8 +4,12 @@
 //! `power_to_db` / `amplitude_to_db`, orthonormal DCT-II) so that numbers computed here can
 //! be compared with a researcher's Python notebook. Nothing here knows about datasets.
 
+pub mod chroma;
 pub mod decode;
+pub mod delta;
+pub mod descriptors;
 pub mod mel;
+pub mod npy;
 pub mod resample;
 pub mod stft;
 pub mod summary;
