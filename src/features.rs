@@ -1,10 +1,29 @@
-//! The feature stage: audio → log-mel → MFCC → per-track statistics, in parallel over
-//! tracks. A track whose audio cannot be had is skipped, counted and named; the rest go on.
+//! The feature stage: audio → log-mel → MFCC statistics and the descriptor set, per track,
+//! in parallel, through the stage cache.
+//!
+//! For every track the cache holds the track-level vectors (`track/<key>.vec`, the entry's
+//! completion marker) and the log-mel spectrogram (`logmel/<key>.lm`, f16, memory-mappable
+//! for the CNN loader). A track whose audio cannot be had is skipped, counted and named;
+//! the rest go on. Memory stays bounded: a worker holds one clip at a time, and only the
+//! small track vectors are kept.
 
-use crate::audio::{summary, FrontEnd};
-use crate::data::{Dataset, TrackId};
-use crate::spec::FrontendSpec;
+use crate::audio::chroma::ChromaFilterbank;
+use crate::audio::delta::{delta, first_difference};
+use crate::audio::descriptors::{DescriptorExtractor, DescriptorParams};
+use crate::audio::npy::encode_f32;
+use crate::audio::stft::Stft;
+use crate::audio::{summary, FrontEnd, Spectrogram};
+use crate::cache::{decode_vectors, encode_logmel, encode_vectors, CacheKey, StageCache};
+use crate::data::{AudioError, Dataset, Track, TrackId};
+use crate::spec::{DescriptorSpec, FrontendSpec, TrackFeatureSet};
 use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Bumped whenever this stage's output changes for the same inputs.
+pub const STAGE_VERSION: u32 = 1;
+pub const STAGE: &str = "track";
+pub const LOGMEL_STAGE: &str = "logmel";
 
 /// Track-level feature vectors in dataset order (`None` for skipped tracks).
 pub struct TrackFeatures {
@@ -12,17 +31,257 @@ pub struct TrackFeatures {
     pub names: Vec<String>,
     pub rows: Vec<Option<Vec<f32>>>,
     pub skipped: Vec<(TrackId, String)>,
-    /// Total seconds of audio processed.
+    /// Total seconds of audio processed (0 for tracks served from the cache).
     pub audio_seconds: f64,
-    /// Log-mel frames computed over all tracks.
-    pub frames: usize,
+    /// Tracks served from the cache, and tracks computed.
+    pub cache_hits: usize,
+    pub computed: usize,
 }
 
-/// One track's result before skipped tracks are sorted out.
-struct Extracted {
-    stats: Vec<f32>,
-    seconds: f64,
-    frames: usize,
+/// Everything the stage computes for one track.
+pub struct Extracted {
+    pub mfcc_stats: Vec<f32>,
+    pub descriptors: Vec<f32>,
+    pub seconds: f64,
+}
+
+/// Frame-level features of one clip (frame-major matrices).
+pub struct FrameFeatures {
+    pub log_mel: Spectrogram,
+    pub mfcc: Spectrogram,
+    /// `mfcc[1:] − mfcc[:-1]`, the authors' dmfcc.
+    pub dmfcc: Spectrogram,
+    /// librosa's delta (width 9); `None` for clips of fewer than 9 frames.
+    pub delta: Option<Spectrogram>,
+    pub chroma: Spectrogram,
+}
+
+/// The stage's settings, resolved once.
+pub struct FeatureStage {
+    front: FrontEnd,
+    chroma: ChromaFilterbank,
+    power_stft: Stft,
+    descriptors: DescriptorExtractor,
+    frontend: FrontendSpec,
+    params_text: String,
+}
+
+impl FeatureStage {
+    pub fn new(frontend: &FrontendSpec, descriptors: &DescriptorSpec) -> Self {
+        let params_text = format!(
+            "{}\n{}",
+            toml::to_string(frontend).expect("front-end params serialise"),
+            toml::to_string(descriptors).expect("descriptor params serialise")
+        );
+        FeatureStage {
+            front: FrontEnd::new(frontend),
+            chroma: ChromaFilterbank::new(
+                frontend.sample_rate as f64,
+                frontend.n_fft,
+                12,
+                descriptors.chroma_tuning,
+            ),
+            power_stft: Stft::new(
+                frontend.n_fft,
+                frontend.hop_length,
+                frontend.window,
+                frontend.center,
+                frontend.pad_mode,
+            ),
+            descriptors: DescriptorExtractor::new(&DescriptorParams {
+                sample_rate: frontend.sample_rate,
+                n_fft: descriptors.n_fft,
+                hop_length: descriptors.hop_length,
+                chroma_tuning: descriptors.chroma_tuning,
+            }),
+            frontend: frontend.clone(),
+            params_text,
+        }
+    }
+
+    pub fn key(&self, identity: &str) -> CacheKey {
+        CacheKey::new(
+            STAGE,
+            STAGE_VERSION,
+            &[identity.as_bytes(), self.params_text.as_bytes()],
+        )
+    }
+
+    /// Every frame-level feature of a clip.
+    pub fn frames(&self, samples: &[f32]) -> FrameFeatures {
+        let log_mel = self.front.log_mel(samples);
+        let mfcc = self.front.mfcc(&log_mel);
+        let power = self.power_stft.spectrogram(samples, 2.0);
+        FrameFeatures {
+            dmfcc: first_difference(&mfcc),
+            delta: delta(&mfcc, 9),
+            chroma: self.chroma.apply(&power),
+            log_mel,
+            mfcc,
+        }
+    }
+
+    /// Compute from samples: (track vectors, log-mel frames × bands).
+    pub fn compute(&self, samples: &[f32]) -> (Extracted, crate::audio::Spectrogram) {
+        let log_mel = self.front.log_mel(samples);
+        let mfcc = self.front.mfcc(&log_mel);
+        let e = Extracted {
+            mfcc_stats: summary::mfcc_statistics(&mfcc),
+            descriptors: self.descriptors.summarise(samples),
+            seconds: samples.len() as f64 / self.frontend.sample_rate as f64,
+        };
+        (e, log_mel)
+    }
+
+    fn one(
+        &self,
+        dataset: &Dataset,
+        track: &Track,
+        cache: Option<&StageCache>,
+    ) -> Result<(Extracted, bool), String> {
+        let reason = |e: AudioError| match e {
+            AudioError::Unavailable { reason, .. } => reason,
+        };
+        let key = match cache {
+            Some(_) => Some(self.key(&dataset.audio.identity(track).map_err(reason)?)),
+            None => None,
+        };
+        if let (Some(c), Some(k)) = (cache, &key) {
+            if let Some(v) = c
+                .read(STAGE, k, "vec")
+                .and_then(|b| decode_vectors(&b))
+                .filter(|v| v.len() == 2)
+            {
+                let mut it = v.into_iter();
+                let mfcc_stats = it.next().expect("two vectors");
+                let descriptors = it.next().expect("two vectors");
+                return Ok((
+                    Extracted {
+                        mfcc_stats,
+                        descriptors,
+                        seconds: 0.0,
+                    },
+                    true,
+                ));
+            }
+        }
+        let clip = dataset.audio.load(track).map_err(reason)?;
+        if clip.sample_rate != self.frontend.sample_rate {
+            return Err(format!(
+                "audio is {} Hz but the front end expects {} Hz",
+                clip.sample_rate, self.frontend.sample_rate
+            ));
+        }
+        if clip.samples.is_empty() {
+            return Err("no audio samples".into());
+        }
+        let (e, log_mel) = self.compute(&clip.samples);
+        if let (Some(c), Some(k)) = (cache, &key) {
+            // The log-mel first, the vectors last: the vectors mark the entry complete.
+            let written = c
+                .write(
+                    LOGMEL_STAGE,
+                    k,
+                    "lm",
+                    &encode_logmel(log_mel.frames, log_mel.bins, &log_mel.data),
+                )
+                .and_then(|_| {
+                    c.write(
+                        STAGE,
+                        k,
+                        "vec",
+                        &encode_vectors(&[&e.mfcc_stats, &e.descriptors]),
+                    )
+                });
+            if let Err(err) = written {
+                // A full disk must not fail the run: the features are in hand.
+                tracing::warn!(
+                    "cannot write the feature cache under {}: {err}",
+                    c.root().display()
+                );
+            }
+        }
+        Ok((e, false))
+    }
+}
+
+/// Names of the features in `set`, in vector order.
+pub fn names(set: TrackFeatureSet, n_mfcc: usize) -> Vec<String> {
+    let mut names = Vec::new();
+    if matches!(set, TrackFeatureSet::MfccStats | TrackFeatureSet::All) {
+        names.extend(summary::mfcc_stat_names(n_mfcc));
+    }
+    if matches!(set, TrackFeatureSet::Descriptors | TrackFeatureSet::All) {
+        names.extend(DescriptorExtractor::names());
+    }
+    names
+}
+
+/// Run the stage over every track of `dataset`, through `cache` when given.
+pub fn extract(
+    dataset: &Dataset,
+    stage: &FeatureStage,
+    set: TrackFeatureSet,
+    cache: Option<&StageCache>,
+) -> TrackFeatures {
+    let pb = crate::progress::bar(dataset.tracks.len() as u64, "features");
+    let hits = AtomicUsize::new(0);
+    let results: Vec<Result<Extracted, String>> = dataset
+        .tracks
+        .par_iter()
+        .map(|track| {
+            let r = stage.one(dataset, track, cache).map(|(e, hit)| {
+                if hit {
+                    hits.fetch_add(1, Ordering::Relaxed);
+                }
+                e
+            });
+            pb.inc(1);
+            r
+        })
+        .collect();
+    pb.finish_and_clear();
+    let names = names(set, stage.frontend.n_mfcc);
+    let mut rows = Vec::with_capacity(results.len());
+    let mut skipped = Vec::new();
+    let mut seconds = 0.0;
+    for (track, r) in dataset.tracks.iter().zip(results) {
+        match r {
+            Ok(e) => {
+                seconds += e.seconds;
+                let mut v = Vec::with_capacity(names.len());
+                if matches!(set, TrackFeatureSet::MfccStats | TrackFeatureSet::All) {
+                    v.extend_from_slice(&e.mfcc_stats);
+                }
+                if matches!(set, TrackFeatureSet::Descriptors | TrackFeatureSet::All) {
+                    v.extend_from_slice(&e.descriptors);
+                }
+                rows.push(Some(v));
+            }
+            Err(reason) => {
+                tracing::warn!(track = %track.id, "skipping: {reason}");
+                skipped.push((track.id, reason));
+                rows.push(None);
+            }
+        }
+    }
+    let hits = hits.into_inner();
+    let ok = rows.iter().filter(|r| r.is_some()).count();
+    if cache.is_some() {
+        tracing::info!(
+            "feature cache: {hits} of {ok} tracks served from the cache, {} computed",
+            ok - hits
+        );
+    }
+    TrackFeatures {
+        dim: names.len(),
+        names,
+        rows,
+        skipped,
+        audio_seconds: seconds,
+        cache_hits: hits,
+        computed: ok - hits,
+    }
 }
 
 /// Track features from a ready table (FMA's `features.csv`): tracks missing from it are
@@ -30,7 +289,7 @@ struct Extracted {
 pub fn from_table(
     dataset: &Dataset,
     names: Vec<String>,
-    table: &std::collections::HashMap<TrackId, Vec<f32>>,
+    table: &HashMap<TrackId, Vec<f32>>,
 ) -> TrackFeatures {
     let mut rows = Vec::with_capacity(dataset.tracks.len());
     let mut skipped = Vec::new();
@@ -43,73 +302,197 @@ pub fn from_table(
             }
         }
     }
+    let n = rows.len() - skipped.len();
     TrackFeatures {
         dim: names.len(),
         names,
         rows,
         skipped,
         audio_seconds: 0.0,
-        frames: 0,
+        cache_hits: 0,
+        computed: n,
     }
 }
 
-pub fn extract(dataset: &Dataset, spec: &FrontendSpec) -> TrackFeatures {
-    let front = FrontEnd::new(spec);
-    let pb = crate::progress::bar(dataset.tracks.len() as u64, "features");
-    let results: Vec<Result<Extracted, String>> = dataset
+/// What `agf extract` wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExportSummary {
+    pub tracks: usize,
+    pub skipped: Vec<(u32, String)>,
+    pub audio_seconds: f64,
+    pub wall_seconds: f64,
+}
+
+/// Write every track's features as `.npy` under `out/NNNNNN/`: `logmel`, `mfcc`, `dmfcc`,
+/// `delta`, `chroma` (frames × bins) and `mfcc_stats`, `descriptors` (vectors), with
+/// `features.json` naming the vector entries and the parameters used.
+pub fn export(
+    dataset: &Dataset,
+    stage: &FeatureStage,
+    out: &std::path::Path,
+) -> std::io::Result<ExportSummary> {
+    let started = std::time::Instant::now();
+    std::fs::create_dir_all(out)?;
+    let pb = crate::progress::bar(dataset.tracks.len() as u64, "extract");
+    let results: Vec<Result<f64, (u32, String)>> = dataset
         .tracks
         .par_iter()
-        .map(|track| {
-            let out = dataset
-                .audio
-                .load(track)
-                .map_err(|e| e.to_string())
-                .and_then(|clip| {
-                    if clip.sample_rate != spec.sample_rate {
-                        return Err(format!(
-                            "track {}: audio is {} Hz but the front end expects {} Hz",
-                            track.id, clip.sample_rate, spec.sample_rate
-                        ));
-                    }
-                    if clip.samples.is_empty() {
-                        return Err("no audio samples".to_string());
-                    }
-                    let log_mel = front.log_mel(&clip.samples);
-                    let mfcc = front.mfcc(&log_mel);
-                    Ok(Extracted {
-                        stats: summary::mfcc_statistics(&mfcc),
-                        seconds: clip.samples.len() as f64 / clip.sample_rate as f64,
-                        frames: log_mel.frames,
-                    })
-                });
+        .map(|t| {
+            let r = (|| {
+                let clip = dataset
+                    .audio
+                    .load(t)
+                    .map_err(|AudioError::Unavailable { reason, .. }| reason)?;
+                if clip.sample_rate != stage.frontend.sample_rate || clip.samples.is_empty() {
+                    return Err(format!(
+                        "audio is {} Hz with {} samples; the front end expects {} Hz",
+                        clip.sample_rate,
+                        clip.samples.len(),
+                        stage.frontend.sample_rate
+                    ));
+                }
+                let f = stage.frames(&clip.samples);
+                let (e, _) = stage.compute(&clip.samples);
+                let dir = out.join(format!("{:06}", t.id.0));
+                let mut files: Vec<(&str, Vec<u8>)> = vec![
+                    (
+                        "logmel",
+                        encode_f32(&f.log_mel.data, &[f.log_mel.frames, f.log_mel.bins]),
+                    ),
+                    (
+                        "mfcc",
+                        encode_f32(&f.mfcc.data, &[f.mfcc.frames, f.mfcc.bins]),
+                    ),
+                    (
+                        "dmfcc",
+                        encode_f32(&f.dmfcc.data, &[f.dmfcc.frames, f.dmfcc.bins]),
+                    ),
+                    (
+                        "chroma",
+                        encode_f32(&f.chroma.data, &[f.chroma.frames, f.chroma.bins]),
+                    ),
+                    (
+                        "mfcc_stats",
+                        encode_f32(&e.mfcc_stats, &[e.mfcc_stats.len()]),
+                    ),
+                    (
+                        "descriptors",
+                        encode_f32(&e.descriptors, &[e.descriptors.len()]),
+                    ),
+                ];
+                if let Some(d) = &f.delta {
+                    files.push(("delta", encode_f32(&d.data, &[d.frames, d.bins])));
+                }
+                for (name, bytes) in files {
+                    crate::fsutil::write_atomic(&dir.join(format!("{name}.npy")), &bytes)
+                        .map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
+                }
+                Ok(e.seconds)
+            })();
             pb.inc(1);
-            out
+            r.map_err(|reason| (t.id.0, reason))
         })
         .collect();
     pb.finish_and_clear();
-    let mut rows = Vec::with_capacity(results.len());
-    let mut skipped = Vec::new();
-    let (mut seconds, mut frames) = (0.0, 0);
-    for (track, r) in dataset.tracks.iter().zip(results) {
+    let mut summary = ExportSummary {
+        tracks: 0,
+        skipped: Vec::new(),
+        audio_seconds: 0.0,
+        wall_seconds: 0.0,
+    };
+    for r in results {
         match r {
-            Ok(e) => {
-                seconds += e.seconds;
-                frames += e.frames;
-                rows.push(Some(e.stats));
+            Ok(s) => {
+                summary.tracks += 1;
+                summary.audio_seconds += s;
             }
-            Err(reason) => {
-                tracing::warn!(track = %track.id, "skipping: {reason}");
-                skipped.push((track.id, reason));
-                rows.push(None);
+            Err(skip) => summary.skipped.push(skip),
+        }
+    }
+    let manifest = serde_json::json!({
+        "frontend": stage.frontend,
+        "mfcc_stats": summary::mfcc_stat_names(stage.frontend.n_mfcc),
+        "descriptors": DescriptorExtractor::names(),
+        "layout": "NNNNNN/<name>.npy; frame-level arrays are frames × bins (float32, C order)",
+        "skipped": summary.skipped,
+    });
+    crate::fsutil::write_atomic(
+        &out.join("features.json"),
+        serde_json::to_string_pretty(&manifest)
+            .expect("json")
+            .as_bytes(),
+    )?;
+    summary.wall_seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Per-band mean and standard deviation of log-mel frames, fitted on training tracks only
+/// (the CNN's input standardisation: statistics of held-out tracks must not leak in).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BandStandardizer {
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+}
+
+impl BandStandardizer {
+    /// Fit over every frame of every given spectrogram (frame-major, `bands` wide), streaming:
+    /// only per-band sums are held.
+    pub fn fit<'a>(bands: usize, spectrograms: impl IntoIterator<Item = &'a [f32]>) -> Self {
+        let (mut sum, mut sq, mut n) = (vec![0f64; bands], vec![0f64; bands], 0usize);
+        for s in spectrograms {
+            for frame in s.chunks_exact(bands) {
+                for (b, v) in frame.iter().enumerate() {
+                    sum[b] += *v as f64;
+                    sq[b] += (*v as f64) * (*v as f64);
+                }
+                n += 1;
+            }
+        }
+        let n = n.max(1) as f64;
+        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+        let std = sq
+            .iter()
+            .zip(&mean)
+            .map(|(q, m)| {
+                let sd = (q / n - m * m).max(0.0).sqrt();
+                if sd > 1e-8 {
+                    sd as f32
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        BandStandardizer {
+            mean: mean.into_iter().map(|m| m as f32).collect(),
+            std,
+        }
+    }
+
+    pub fn apply(&self, frames: &mut [f32]) {
+        let bands = self.mean.len();
+        for frame in frames.chunks_exact_mut(bands) {
+            for ((v, m), s) in frame.iter_mut().zip(&self.mean).zip(&self.std) {
+                *v = (*v - m) / s;
             }
         }
     }
-    TrackFeatures {
-        dim: 4 * spec.n_mfcc,
-        names: summary::mfcc_stat_names(spec.n_mfcc),
-        rows,
-        skipped,
-        audio_seconds: seconds,
-        frames,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn band_standardizer_by_hand() {
+        // Two tracks, two bands: band 0 sees 1, 3, 5, 7 (mean 4, std √5); band 1 is constant.
+        let a = [1.0, 2.0, 3.0, 2.0];
+        let b = [5.0, 2.0, 7.0, 2.0];
+        let s = BandStandardizer::fit(2, [&a[..], &b[..]]);
+        assert_eq!(s.mean, vec![4.0, 2.0]);
+        assert!((s.std[0] - 5f32.sqrt()).abs() < 1e-6);
+        assert_eq!(s.std[1], 1.0);
+        let mut x = [4.0, 3.0];
+        s.apply(&mut x);
+        assert_eq!(x, [0.0, 1.0]);
     }
 }

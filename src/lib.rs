@@ -13,6 +13,7 @@
 //! | [`data`] | tracks, artists, albums, genres; the [`data::synth`] world; [`data::split`] strategies |
 //! | [`audio`] | STFT, mel filterbank, dB, MFCC, track-level statistics |
 //! | [`features`] | the parallel feature stage over a dataset, skipping bad tracks |
+//! | [`cache`] | content-addressed stage outputs under `runs/cache/`, written atomically |
 //! | [`models`] | models and their training loops (candle), reporting through callbacks |
 //! | [`eval`] | metrics: log loss, macro-F1, accuracy, per-class, confusion |
 //! | [`store`] | the SQLite run store (the only SQL) |
@@ -22,6 +23,8 @@
 //! The binary (`src/main.rs`) only parses arguments and calls one of these per subcommand.
 
 pub mod audio;
+pub mod bench;
+pub mod cache;
 pub mod data;
 pub mod eval;
 pub mod features;

@@ -26,6 +26,9 @@ struct Cli {
     /// The run store (SQLite).
     #[arg(long, global = true, env = "AGF_DB", default_value = "runs/agf.sqlite")]
     db: PathBuf,
+    /// The stage cache; `cache/` beside the run store when omitted.
+    #[arg(long, global = true, env = "AGF_CACHE")]
+    cache: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -50,6 +53,12 @@ enum Command {
         /// Also decode every audio file and list those that cannot be read.
         #[arg(long)]
         check_audio: bool,
+    },
+    /// Write every track's features as .npy files (readable by numpy) under --out.
+    Extract {
+        spec: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Measure throughput (printed, never asserted).
     Bench {
@@ -77,6 +86,19 @@ enum Command {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// Front-end throughput (decode, resample, log-mel + MFCC + delta), one core and all
+    /// cores, side by side with librosa when python3 has it.
+    Frontend {
+        /// Number of clips.
+        #[arg(long, default_value_t = 16)]
+        clips: usize,
+        /// Seconds per clip.
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
+        /// Skip the librosa comparison.
+        #[arg(long)]
+        no_librosa: bool,
+    },
     /// Parse a generated tracks.csv of FMA's full size (106,574 rows).
     Metadata {
         #[arg(long, default_value_t = 106_574)]
@@ -128,7 +150,10 @@ fn render_error(err: &anyhow::Error) -> String {
 
 fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Run { spec } => run(&cli.db, &spec),
+        Command::Run { spec } => {
+            let cache = cache_dir(&cli.db, cli.cache.as_deref());
+            run(&cli.db, &cache, &spec)
+        }
         Command::Runs { format } => runs(&cli.db, format),
         Command::Report { out } => report(&cli.db, &out),
         Command::Synth { spec, out, subset } => synth(&spec, &out, &subset),
@@ -137,9 +162,18 @@ fn dispatch(cli: Cli) -> Result<()> {
             format,
             check_audio,
         } => data(&spec, format, check_audio),
+        Command::Extract { spec, out } => extract(&spec, &out),
         Command::Bench {
             what: Bench::Metadata { rows },
         } => bench_metadata(rows),
+        Command::Bench {
+            what:
+                Bench::Frontend {
+                    clips,
+                    seconds,
+                    no_librosa,
+                },
+        } => bench_frontend(clips, seconds, !no_librosa),
     }
 }
 
@@ -147,11 +181,22 @@ fn open_store(db: &std::path::Path) -> Result<Store> {
     Store::open(db).context("opening the run store (set --db or AGF_DB to use another)")
 }
 
-fn run(db: &std::path::Path, spec_path: &std::path::Path) -> Result<()> {
+fn cache_dir(db: &std::path::Path, cache: Option<&std::path::Path>) -> PathBuf {
+    match cache {
+        Some(c) => c.to_path_buf(),
+        None => db
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."))
+            .join("cache"),
+    }
+}
+
+fn run(db: &std::path::Path, cache: &std::path::Path, spec_path: &std::path::Path) -> Result<()> {
     let spec = ExperimentSpec::load(spec_path)?;
     let store = open_store(db)?;
-    let outcome =
-        pipeline::run(&spec, &store).with_context(|| format!("running {}", spec_path.display()))?;
+    let outcome = pipeline::run(&spec, &store, &agf::cache::StageCache::new(cache))
+        .with_context(|| format!("running {}", spec_path.display()))?;
     print_outcome(&outcome, db);
     Ok(())
 }
@@ -430,6 +475,35 @@ fn data(spec_path: &std::path::Path, format: Format, check_audio: bool) -> Resul
             }
         }
     }
+    Ok(())
+}
+
+fn extract(spec_path: &std::path::Path, out: &std::path::Path) -> Result<()> {
+    let spec = ExperimentSpec::load(spec_path)?;
+    let data = pipeline::load_data(&spec)
+        .with_context(|| format!("loading the data of {}", spec_path.display()))?;
+    let stage = agf::features::FeatureStage::new(&spec.frontend, &spec.descriptors);
+    let s = agf::features::export(&data.dataset, &stage, out)
+        .with_context(|| format!("writing features under {}", out.display()))?;
+    println!(
+        "wrote features of {} tracks ({:.0} s of audio) to {} in {:.1} s; {} skipped",
+        s.tracks,
+        s.audio_seconds,
+        out.display(),
+        s.wall_seconds,
+        s.skipped.len()
+    );
+    for (t, r) in &s.skipped {
+        println!("  skipped track {t}: {r}");
+    }
+    Ok(())
+}
+
+fn bench_frontend(clips: usize, seconds: f64, librosa: bool) -> Result<()> {
+    let dir = tempfile_dir()?;
+    let report = agf::bench::frontend(&dir, clips, seconds, librosa);
+    std::fs::remove_dir_all(&dir).ok();
+    print!("{}", report.map_err(anyhow::Error::msg)?);
     Ok(())
 }
 

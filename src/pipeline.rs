@@ -3,6 +3,7 @@
 //! Each step is a call into its own module; this one only orders them, records what the
 //! run used, and marks the run failed (with the reason) when a step fails.
 
+use crate::cache::StageCache;
 use crate::data::fma::{self, FmaError, LoadReport};
 use crate::data::noise::{self, NoiseError, NoisyLabels};
 use crate::data::split::{Leakage, Split, SplitError, SplitName};
@@ -10,7 +11,7 @@ use crate::data::synth::{GroundTruth, SyntheticWorld};
 use crate::data::Dataset;
 use crate::eval::metrics::evaluate;
 use crate::eval::Evaluation;
-use crate::features::{self, TrackFeatures};
+use crate::features::{self, FeatureStage, TrackFeatures};
 use crate::models::logreg::Labelled;
 use crate::models::{LogisticRegression, ModelError, TrainSummary};
 use crate::spec::{DataSource, ExperimentSpec};
@@ -137,7 +138,8 @@ pub fn describe(spec: &ExperimentSpec, check_audio: bool) -> Result<DataSummary,
     let split = Split::make(d, &spec.split, spec.split_seed())?;
     let noisy = noise::inject(d, &split, &spec.noise, spec.noise_seed())?;
     let skipped = check_audio.then(|| {
-        let feats = features::extract(d, &spec.frontend);
+        let stage = FeatureStage::new(&spec.frontend, &spec.descriptors);
+        let feats = features::extract(d, &stage, spec.model.features, None);
         feats.skipped.into_iter().map(|(t, r)| (t.0, r)).collect()
     });
     Ok(DataSummary {
@@ -202,7 +204,11 @@ fn git_state() -> (Option<String>, Option<bool>) {
 
 /// Run one experiment and record it. The run is in the store from the first moment; if a
 /// step fails, it is marked `failed` with the reason before the error is returned.
-pub fn run(spec: &ExperimentSpec, store: &Store) -> Result<RunOutcome, PipelineError> {
+pub fn run(
+    spec: &ExperimentSpec,
+    store: &Store,
+    cache: &StageCache,
+) -> Result<RunOutcome, PipelineError> {
     let (git_commit, git_dirty) = git_state();
     let run = store.start_run(&NewRun {
         name: spec.name.clone(),
@@ -218,7 +224,7 @@ pub fn run(spec: &ExperimentSpec, store: &Store) -> Result<RunOutcome, PipelineE
         params: spec.flat_params(),
     })?;
     tracing::info!(run = %run, name = %spec.name, "run started");
-    match run_stages(spec, store, run) {
+    match run_stages(spec, store, cache, run) {
         Ok(outcome) => {
             store.finish_run(run, RunStatus::Done, None)?;
             tracing::info!(run = %run, seconds = outcome.seconds, "run done");
@@ -326,6 +332,7 @@ fn record_data(
 fn run_stages(
     spec: &ExperimentSpec,
     store: &Store,
+    cache: &StageCache,
     run: RunId,
 ) -> Result<RunOutcome, PipelineError> {
     let started = Instant::now();
@@ -357,7 +364,12 @@ fn run_stages(
                 fma::load_features(&f.root.join("fma_metadata").join("features.csv"))?;
             features::from_table(dataset, names, &table)
         }
-        None => features::extract(dataset, &spec.frontend),
+        None => features::extract(
+            dataset,
+            &FeatureStage::new(&spec.frontend, &spec.descriptors),
+            spec.model.features,
+            Some(cache),
+        ),
     };
     let skipped: Vec<(u32, String)> = feats
         .skipped
@@ -373,6 +385,8 @@ fn run_stages(
             ("skipped_tracks", skipped.len() as f64),
             ("audio_seconds", feats.audio_seconds),
             ("feature_dim", feats.dim as f64),
+            ("feature_cache_hits", feats.cache_hits as f64),
+            ("feature_tracks_computed", feats.computed as f64),
         ],
     )?;
     if !skipped.is_empty() {

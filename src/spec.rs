@@ -21,6 +21,8 @@ pub struct ExperimentSpec {
     pub dataset: DatasetSpec,
     #[serde(default)]
     pub frontend: FrontendSpec,
+    #[serde(default)]
+    pub descriptors: DescriptorSpec,
     pub split: SplitSpec,
     pub model: ModelSpec,
     #[serde(default)]
@@ -236,6 +238,8 @@ pub struct FrontendSpec {
     /// Exponent of the magnitude spectrogram fed to the filterbank: 1 magnitude, 2 power.
     pub power: f64,
     pub amin: f64,
+    /// dB reference: 0 dB is this value (librosa's `ref`, a fixed value here).
+    pub reference: f64,
     pub top_db: Option<f64>,
     pub n_mfcc: usize,
 }
@@ -256,10 +260,42 @@ impl Default for FrontendSpec {
             mel_norm: MelNorm::Slaney,
             power: 2.0,
             amin: 1e-10,
+            reference: 1.0,
             top_db: Some(80.0),
             n_mfcc: 20,
         }
     }
+}
+
+/// The track-level descriptor set (librosa's defaults; chroma tuning fixed, not estimated).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DescriptorSpec {
+    pub n_fft: usize,
+    pub hop_length: usize,
+    pub chroma_tuning: f64,
+}
+
+impl Default for DescriptorSpec {
+    fn default() -> Self {
+        DescriptorSpec {
+            n_fft: 2048,
+            hop_length: 512,
+            chroma_tuning: 0.0,
+        }
+    }
+}
+
+/// Which track-level features a classical model reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackFeatureSet {
+    /// Mean and std of MFCC and first-difference MFCC frames.
+    MfccStats,
+    /// The descriptor set (seven statistics of spectral descriptors, chroma, onsets; tempo).
+    Descriptors,
+    /// Both, concatenated.
+    All,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -311,6 +347,9 @@ pub enum ModelKind {
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
     pub kind: ModelKind,
+    /// Track-level features the model reads (ignored when dataset.fma.features_csv is set).
+    #[serde(default = "default_feature_set")]
+    pub features: TrackFeatureSet,
     #[serde(default = "default_epochs")]
     pub epochs: usize,
     #[serde(default = "default_lr")]
@@ -321,6 +360,10 @@ pub struct ModelSpec {
     /// Stop after this many epochs without a better validation log loss.
     #[serde(default = "default_patience")]
     pub patience: usize,
+}
+
+fn default_feature_set() -> TrackFeatureSet {
+    TrackFeatureSet::MfccStats
 }
 
 fn default_epochs() -> usize {
@@ -576,6 +619,25 @@ impl ExperimentSpec {
             bad(
                 "frontend.power",
                 format!("expected 1 (magnitude) or 2 (power), got {}", f.power),
+            );
+        }
+        if f.reference.is_nan() || f.reference <= 0.0 {
+            bad(
+                "frontend.reference",
+                format!("expected a dB reference > 0, got {}", f.reference),
+            );
+        }
+        let d = &self.descriptors;
+        if d.n_fft < 16 || d.n_fft % 2 != 0 {
+            bad(
+                "descriptors.n_fft",
+                format!("expected an even FFT size ≥ 16, got {}", d.n_fft),
+            );
+        }
+        if d.hop_length == 0 {
+            bad(
+                "descriptors.hop_length",
+                "expected a hop of at least 1 sample, got 0".into(),
             );
         }
         if f.amin <= 0.0 {

@@ -130,10 +130,12 @@ kind = "logreg"
     };
     let dir = tempfile::tempdir().unwrap();
     let store = agf::store::Store::open(&dir.path().join("agf.sqlite")).unwrap();
+    let cache = agf::cache::StageCache::new(dir.path().join("cache"));
     let run = |s: &str| {
         agf::pipeline::run(
             &ExperimentSpec::parse(&text(s), Path::new("x.toml")).unwrap(),
             &store,
+            &cache,
         )
         .unwrap()
     };

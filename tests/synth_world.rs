@@ -96,7 +96,13 @@ fn counts_and_label_noise_follow_the_spec() {
 
 /// MFCC statistics of every track, in dataset order.
 fn mfcc_stats(world: &SyntheticWorld, frontend: &FrontendSpec) -> Vec<Vec<f32>> {
-    let feats = agf::features::extract(world.dataset(), frontend);
+    let stage = agf::features::FeatureStage::new(frontend, &agf::spec::DescriptorSpec::default());
+    let feats = agf::features::extract(
+        world.dataset(),
+        &stage,
+        agf::spec::TrackFeatureSet::MfccStats,
+        None,
+    );
     assert!(feats.skipped.is_empty());
     feats.rows.into_iter().map(|r| r.unwrap()).collect()
 }
@@ -133,6 +139,7 @@ fn artist_disjoint_accuracy(
     );
     let spec = ModelSpec {
         kind: ModelKind::Logreg,
+        features: agf::spec::TrackFeatureSet::MfccStats,
         epochs: 300,
         learning_rate: 0.05,
         l2: 0.01,

@@ -45,14 +45,20 @@ pub struct Decoded {
     pub channels: usize,
 }
 
+impl DecodeError {
+    pub fn from_io(path: &Path, e: std::io::Error) -> DecodeError {
+        match e.kind() {
+            std::io::ErrorKind::NotFound => DecodeError::Missing(path.to_path_buf()),
+            _ => DecodeError::Unreadable {
+                path: path.to_path_buf(),
+                source: e,
+            },
+        }
+    }
+}
+
 pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => DecodeError::Missing(path.to_path_buf()),
-        _ => DecodeError::Unreadable {
-            path: path.to_path_buf(),
-            source: e,
-        },
-    })?;
+    let meta = std::fs::metadata(path).map_err(|e| DecodeError::from_io(path, e))?;
     if meta.len() == 0 {
         return Err(DecodeError::Empty(path.to_path_buf()));
     }

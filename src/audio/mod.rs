@@ -71,10 +71,11 @@ impl FrontEnd {
     pub fn log_mel(&self, samples: &[f32]) -> Spectrogram {
         let spec = self.stft.spectrogram(samples, self.spec.power);
         let mut mel = self.mel.apply(&spec);
-        to_db(
+        to_db_ref(
             &mut mel.data,
             self.spec.power,
             self.spec.amin,
+            self.spec.reference,
             self.spec.top_db,
         );
         mel
@@ -122,15 +123,17 @@ pub fn dct_ortho_matrix(n_out: usize, n_in: usize) -> Vec<f32> {
 /// In-place conversion to decibels relative to 1.0, as librosa's `power_to_db` (power = 2)
 /// or `amplitude_to_db` (power = 1), with the `top_db` floor taken from this matrix's peak.
 pub fn to_db(data: &mut [f32], power: f64, amin: f64, top_db: Option<f64>) {
-    let (factor, amin) = if power == 1.0 {
-        (20.0, amin)
-    } else {
-        (10.0, amin)
-    };
+    to_db_ref(data, power, amin, 1.0, top_db)
+}
+
+/// [`to_db`] relative to `reference` instead of 1.0.
+pub fn to_db_ref(data: &mut [f32], power: f64, amin: f64, reference: f64, top_db: Option<f64>) {
+    let factor = if power == 1.0 { 20.0f32 } else { 10.0 };
+    let offset = factor * (reference.max(amin) as f32).log10();
     let amin = amin as f32;
     let mut peak = f32::NEG_INFINITY;
     for x in data.iter_mut() {
-        *x = factor as f32 * x.max(amin).log10();
+        *x = factor * x.max(amin).log10() - offset;
         peak = peak.max(*x);
     }
     if let Some(top) = top_db {

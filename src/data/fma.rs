@@ -628,20 +628,42 @@ pub struct FmaAudio {
     min_seconds: f64,
 }
 
-impl AudioSource for FmaAudio {
-    fn load(&self, track: &Track) -> Result<Clip, AudioError> {
-        let unavailable = |reason: String| AudioError::Unavailable {
-            track: track.id,
-            reason,
-        };
-        let path = match &self.ext {
+impl FmaAudio {
+    fn path(&self, track: &Track) -> PathBuf {
+        match &self.ext {
             Some(ext) => audio_path(&self.dir, track.id, ext),
             None => ["mp3", "wav", "flac", "ogg"]
                 .iter()
                 .map(|e| audio_path(&self.dir, track.id, e))
                 .find(|p| p.exists())
                 .unwrap_or_else(|| audio_path(&self.dir, track.id, "mp3")),
+        }
+    }
+}
+
+impl AudioSource for FmaAudio {
+    fn identity(&self, track: &Track) -> Result<String, AudioError> {
+        use sha2::Digest;
+        let path = self.path(track);
+        let bytes = std::fs::read(&path).map_err(|e| AudioError::Unavailable {
+            track: track.id,
+            reason: crate::audio::decode::DecodeError::from_io(&path, e).to_string(),
+        })?;
+        // The target rate and clip floor shape what the front end sees.
+        Ok(format!(
+            "sha256:{}:{}Hz:{}s",
+            crate::spec::hex(&sha2::Sha256::digest(&bytes)),
+            self.target_rate,
+            self.min_seconds
+        ))
+    }
+
+    fn load(&self, track: &Track) -> Result<Clip, AudioError> {
+        let unavailable = |reason: String| AudioError::Unavailable {
+            track: track.id,
+            reason,
         };
+        let path = self.path(track);
         let decoded =
             crate::audio::decode::decode_file(&path).map_err(|e| unavailable(e.to_string()))?;
         let samples = crate::audio::resample::resample(

@@ -96,6 +96,9 @@ pub enum AudioError {
 /// stays bounded whatever the dataset size.
 pub trait AudioSource: Send + Sync {
     fn load(&self, track: &Track) -> Result<Clip, AudioError>;
+    /// What identifies this track's audio for the stage cache: a content hash of the file,
+    /// or the generator's parameters and the track id. Equal identities mean equal audio.
+    fn identity(&self, track: &Track) -> Result<String, AudioError>;
     /// A short description for logs and run records.
     fn describe(&self) -> String;
 }

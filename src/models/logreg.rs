@@ -177,6 +177,7 @@ mod tests {
         let (xva, yva) = make(90);
         let spec = ModelSpec {
             kind: ModelKind::Logreg,
+            features: crate::spec::TrackFeatureSet::MfccStats,
             epochs: 300,
             learning_rate: 0.05,
             l2: 1e-4,

@@ -86,6 +86,8 @@ pub struct SyntheticWorld {
 /// Everything needed to render any track's audio, shared by clones of the dataset.
 struct WorldSounds {
     seed: u64,
+    /// Hash of the generator's parameters and seed, for cache identities.
+    identity: String,
     sample_rate: u32,
     samples: usize,
     /// Per track (dataset order): its rhythm (from its true sub-genre) and timbre (from its
@@ -117,7 +119,9 @@ impl SyntheticWorld {
         let key = format!("{seed}:{}", toml::to_string(spec).unwrap_or_default());
         let meta = {
             let mut c = cache().lock().unwrap_or_else(|p| p.into_inner());
-            c.entry(key).or_insert_with(|| build(spec, seed)).clone()
+            c.entry(key.clone())
+                .or_insert_with(|| build(spec, seed, &key))
+                .clone()
         };
         let name = format!("synthetic(seed={seed})");
         SyntheticWorld {
@@ -179,7 +183,10 @@ const TOP_NAMES: [&str; 16] = [
 const HOME_SHARE: f64 = 0.6;
 const SUB_NAMES: [&str; 6] = ["Nova", "Deep", "Lo-Fi", "Neo", "Dream", "Hard"];
 
-fn build(spec: &SyntheticSpec, seed: u64) -> WorldMeta {
+/// Bumped whenever the renderer's output changes, so cached features of old audio are not reused.
+const RENDER_VERSION: u32 = 1;
+
+fn build(spec: &SyntheticSpec, seed: u64, key: &str) -> WorldMeta {
     let mut rng = Rng::derive(seed, "world", 0);
 
     // Genre tree: ids 1..=G for top-level genres, then sub-genres.
@@ -363,8 +370,15 @@ fn build(spec: &SyntheticSpec, seed: u64) -> WorldMeta {
         t.official_split = Some(s);
     }
     let index = tracks.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
+    let identity = {
+        use sha2::Digest;
+        crate::spec::hex(&sha2::Sha256::digest(
+            format!("v{RENDER_VERSION}:{key}").as_bytes(),
+        ))
+    };
     let sounds = WorldSounds {
         seed,
+        identity,
         sample_rate: spec.sample_rate,
         samples: (spec.clip_seconds * spec.sample_rate as f64).round() as usize,
         rhythm,
@@ -412,6 +426,10 @@ impl AudioSource for Renderer {
             ),
             sample_rate: w.sample_rate,
         })
+    }
+
+    fn identity(&self, track: &Track) -> Result<String, AudioError> {
+        Ok(format!("synthetic:{}:{}", self.0.identity, track.id))
     }
 
     fn describe(&self) -> String {
