@@ -62,6 +62,22 @@ pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
     if meta.len() == 0 {
         return Err(DecodeError::Empty(path.to_path_buf()));
     }
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+    {
+        let bytes = std::fs::read(path).map_err(|e| DecodeError::from_io(path, e))?;
+        if let Some((samples, sample_rate, channels)) = super::wavpcm::read_pcm_wav(&bytes) {
+            if samples.is_empty() {
+                return Err(DecodeError::NoAudio(path.to_path_buf()));
+            }
+            return Ok(Decoded {
+                samples,
+                sample_rate,
+                channels,
+            });
+        }
+    }
     let file = std::fs::File::open(path).map_err(|source| DecodeError::Unreadable {
         path: path.to_path_buf(),
         source,

@@ -104,6 +104,13 @@ impl MelFilterbank {
         out
     }
 
+    /// Mel energies of one spectrum frame into `out` (`n_mels` long).
+    pub fn apply_frame(&self, frame: &[f32], out: &mut [f32]) {
+        for ((first, w), o) in self.bands.iter().zip(out.iter_mut()) {
+            *o = super::dot(w, &frame[*first..]);
+        }
+    }
+
     pub fn apply(&self, spec: &Spectrogram) -> Spectrogram {
         assert_eq!(
             spec.bins, self.n_bins,

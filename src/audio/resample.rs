@@ -82,13 +82,14 @@ pub fn resample(x: &[f32], from: u32, to: u32) -> Vec<f32> {
             }
         };
         let first = i0 - reach + 1;
-        let mut acc = 0f32;
         let lo = (-first).max(0) as usize;
         let hi = taps.len().min((len - first).max(0) as usize);
-        for k in lo..hi {
-            acc += taps[k] * x[(first + k as i64) as usize];
-        }
-        *y = acc;
+        *y = if lo < hi {
+            let start = (first + lo as i64) as usize;
+            super::dot(&taps[lo..hi], &x[start..start + (hi - lo)])
+        } else {
+            0.0
+        };
     }
     out
 }

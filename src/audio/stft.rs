@@ -63,6 +63,19 @@ impl Stft {
 
     /// |X|^power per frame and bin.
     pub fn spectrogram(&self, samples: &[f32], power: f64) -> Spectrogram {
+        let bins = self.bins();
+        let mut data = Vec::with_capacity(self.frame_count(samples.len()) * bins);
+        self.for_each_frame(samples, power, |_, row| data.extend_from_slice(row));
+        Spectrogram {
+            frames: data.len() / bins,
+            bins,
+            data,
+        }
+    }
+
+    /// Call `f(t, |X_t|^power)` for every frame in order, reusing one row buffer: callers
+    /// that reduce each frame at once (a filterbank) never hold the whole spectrogram.
+    pub fn for_each_frame(&self, samples: &[f32], power: f64, mut f: impl FnMut(usize, &[f32])) {
         let padded;
         let signal: &[f32] = if self.center {
             padded = self.pad(samples);
@@ -71,30 +84,30 @@ impl Stft {
             samples
         };
         let frames = self.frame_count(samples.len());
-        let bins = self.bins();
-        let mut data = vec![0f32; frames * bins];
         let mut input = self.fft.make_input_vec();
         let mut output = self.fft.make_output_vec();
         let mut scratch = self.fft.make_scratch_vec();
+        let mut row = vec![0f32; self.bins()];
         for t in 0..frames {
             let start = t * self.hop;
-            for (i, x) in input.iter_mut().enumerate() {
-                *x = signal[start + i] * self.window[i];
+            let frame = &signal[start..start + self.n_fft];
+            for ((x, s), w) in input.iter_mut().zip(frame).zip(&self.window) {
+                *x = s * w;
             }
             self.fft
                 .process_with_scratch(&mut input, &mut output, &mut scratch)
                 .expect("buffer sizes come from the plan");
-            let row = &mut data[t * bins..(t + 1) * bins];
             for (r, c) in row.iter_mut().zip(&output) {
-                let p = c.re * c.re + c.im * c.im;
-                *r = if power == 2.0 {
-                    p
-                } else {
-                    p.sqrt().powf(power as f32)
-                };
+                *r = c.re * c.re + c.im * c.im;
             }
+            if power == 1.0 {
+                row.iter_mut().for_each(|r| *r = r.sqrt());
+            } else if power != 2.0 {
+                row.iter_mut()
+                    .for_each(|r| *r = r.sqrt().powf(power as f32));
+            }
+            f(t, &row);
         }
-        Spectrogram { frames, bins, data }
     }
 
     fn pad(&self, x: &[f32]) -> Vec<f32> {
