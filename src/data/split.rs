@@ -148,14 +148,18 @@ impl Split {
     }
 }
 
-fn random_split(tracks: &[Track], ratios: [f64; 3], rng: &mut Rng) -> Split {
-    let n = tracks.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    rng.shuffle(&mut order);
-    let n_train = (ratios[0] * n as f64).round() as usize;
-    let n_val = (ratios[1] * n as f64).round() as usize;
-    let mut assignment = vec![SplitName::Test; n];
-    for (rank, &i) in order.iter().enumerate() {
+/// Shuffle `members` and cut them by `ratios` into train, validation and test.
+fn shuffle_and_cut(
+    mut members: Vec<usize>,
+    ratios: [f64; 3],
+    rng: &mut Rng,
+    assignment: &mut [SplitName],
+) {
+    rng.shuffle(&mut members);
+    let n = members.len() as f64;
+    let n_train = (ratios[0] * n).round() as usize;
+    let n_val = (ratios[1] * n).round() as usize;
+    for (rank, &i) in members.iter().enumerate() {
         assignment[i] = if rank < n_train {
             SplitName::Train
         } else if rank < n_train + n_val {
@@ -164,6 +168,11 @@ fn random_split(tracks: &[Track], ratios: [f64; 3], rng: &mut Rng) -> Split {
             SplitName::Test
         };
     }
+}
+
+fn random_split(tracks: &[Track], ratios: [f64; 3], rng: &mut Rng) -> Split {
+    let mut assignment = vec![SplitName::Test; tracks.len()];
+    shuffle_and_cut((0..tracks.len()).collect(), ratios, rng, &mut assignment);
     Split { assignment }
 }
 
@@ -177,22 +186,10 @@ pub fn generated_official(tracks: &[Track], n_genres: usize, seed: u64) -> Vec<S
 fn stratified_split(tracks: &[Track], n_genres: usize, ratios: [f64; 3], rng: &mut Rng) -> Split {
     let mut assignment = vec![SplitName::Test; tracks.len()];
     for g in 0..n_genres {
-        let mut idx: Vec<usize> = (0..tracks.len())
+        let members = (0..tracks.len())
             .filter(|&i| tracks[i].genre == g)
             .collect();
-        rng.shuffle(&mut idx);
-        let n = idx.len() as f64;
-        let n_train = (ratios[0] * n).round() as usize;
-        let n_val = (ratios[1] * n).round() as usize;
-        for (rank, &i) in idx.iter().enumerate() {
-            assignment[i] = if rank < n_train {
-                SplitName::Train
-            } else if rank < n_train + n_val {
-                SplitName::Validation
-            } else {
-                SplitName::Test
-            };
-        }
+        shuffle_and_cut(members, ratios, rng, &mut assignment);
     }
     Split { assignment }
 }

@@ -125,36 +125,11 @@ pub fn write(
 ) -> Result<WriteSummary, SynthWriteError> {
     let started = Instant::now();
     let d = world.dataset();
-    let meta = out.join("fma_metadata");
-    let csv_bytes = |path: &Path, rows: Vec<Vec<String>>| -> Result<Vec<u8>, SynthWriteError> {
-        let mut w = csv::WriterBuilder::new()
-            .flexible(false)
-            .from_writer(Vec::new());
-        for r in rows {
-            w.write_record(&r).map_err(|source| SynthWriteError::Csv {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        }
-        w.into_inner().map_err(|e| SynthWriteError::Io {
-            path: path.to_path_buf(),
-            source: e.into_error(),
-        })
-    };
+    write_metadata(world, out, subset)?;
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| SynthWriteError::Io { path, source }
     };
-
-    let tracks_path = meta.join("tracks.csv");
-    let rows = tracks_rows(d, subset, world);
-    write_atomic(&tracks_path, &csv_bytes(&tracks_path, rows)?).map_err(io(&tracks_path))?;
-    let genres_path = meta.join("genres.csv");
-    write_atomic(&genres_path, &csv_bytes(&genres_path, genres_rows(d))?)
-        .map_err(io(&genres_path))?;
-    let truth_path = meta.join("ground_truth.csv");
-    write_atomic(&truth_path, &csv_bytes(&truth_path, truth_rows(world))?)
-        .map_err(io(&truth_path))?;
 
     let pb = crate::progress::bar(d.tracks.len() as u64, "audio");
     let seconds: Result<Vec<f64>, SynthWriteError> = d
