@@ -141,7 +141,7 @@ fn bad_specs_name_file_line_column_and_expectation() {
     expect_error(
         d,
         &SMALL.replace("epochs = 150", "epochs = 150\nepocs = 3"),
-        "FILE:31:1: unknown field `epocs`, expected one of `kind`, `epochs`",
+        "FILE:31:1: unknown field `epocs`, expected one of `kind`, `features`, `epochs`",
     );
     expect_error(
         d,
