@@ -56,7 +56,7 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
-    #[error("cannot create the folder of the run store {}: {source}", path.display())]
+    #[error("cannot create or lock {}: {source}", path.display())]
     Folder {
         path: PathBuf,
         #[source]
@@ -151,21 +151,51 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
-        let pool = rt
-            .block_on(
-                SqlitePoolOptions::new()
-                    .max_connections(2)
-                    .connect_with(options),
-            )
-            .map_err(|source| StoreError::Open {
-                path: path.to_path_buf(),
+        // Two processes opening a new store at once would both apply the migrations (sqlx
+        // does not lock SQLite for that); an exclusive lock on a sidecar file serialises the
+        // open-and-migrate step across processes. It is released when `_guard` drops.
+        let lock_path = path.with_extension("sqlite.lock");
+        let _guard = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .and_then(|f| f.lock().map(|_| f))
+            .map_err(|source| StoreError::Folder {
+                path: lock_path.clone(),
                 source,
             })?;
-        rt.block_on(sqlx::migrate!("./migrations").run(&pool))
-            .map_err(|source| StoreError::Migrate {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        // The switch to WAL can still meet a connection of a process that is mid-run;
+        // SQLite reports that as "database is locked" without waiting on the busy timeout.
+        let mut attempt = 0u32;
+        let pool = loop {
+            let result = rt
+                .block_on(
+                    SqlitePoolOptions::new()
+                        .max_connections(2)
+                        .connect_with(options.clone()),
+                )
+                .map_err(|source| StoreError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                })
+                .and_then(|pool| {
+                    rt.block_on(sqlx::migrate!("./migrations").run(&pool))
+                        .map(|_| pool)
+                        .map_err(|source| StoreError::Migrate {
+                            path: path.to_path_buf(),
+                            source,
+                        })
+                });
+            match result {
+                Ok(pool) => break pool,
+                Err(e) if attempt < 40 && e.to_string().contains("database is locked") => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(25 * attempt as u64));
+                }
+                Err(e) => return Err(e),
+            }
+        };
         Ok(Store {
             rt,
             pool,
