@@ -588,7 +588,7 @@ impl ExperimentSpec {
                 ),
             );
         }
-        if f.n_fft < 16 || f.n_fft % 2 != 0 {
+        if f.n_fft < 16 || !f.n_fft.is_multiple_of(2) {
             bad(
                 "frontend.n_fft",
                 format!("expected an even FFT size ≥ 16, got {}", f.n_fft),
@@ -628,7 +628,7 @@ impl ExperimentSpec {
             );
         }
         let d = &self.descriptors;
-        if d.n_fft < 16 || d.n_fft % 2 != 0 {
+        if d.n_fft < 16 || !d.n_fft.is_multiple_of(2) {
             bad(
                 "descriptors.n_fft",
                 format!("expected an even FFT size ≥ 16, got {}", d.n_fft),

@@ -9,7 +9,7 @@ use super::Spectrogram;
 
 /// librosa-style delta along time (`width` odd ≥ 3; at least `width` frames needed).
 pub fn delta(x: &Spectrogram, width: usize) -> Option<Spectrogram> {
-    if width < 3 || width % 2 == 0 || x.frames < width {
+    if width < 3 || width.is_multiple_of(2) || x.frames < width {
         return None;
     }
     let half = width / 2;

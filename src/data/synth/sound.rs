@@ -310,7 +310,7 @@ pub fn render(
             2 => 2,
             _ => 1,
         };
-        if step_in_bar % hat_every == 0 {
+        if step_in_bar.is_multiple_of(hat_every) {
             noise_burst(
                 &mut out,
                 sr,
