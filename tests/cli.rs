@@ -172,3 +172,57 @@ fn bad_specs_name_file_line_column_and_expectation() {
     assert!(stderr(&o).contains("cannot read spec"), "{}", stderr(&o));
     assert!(stderr(&o).contains("missing.toml"), "{}", stderr(&o));
 }
+
+#[test]
+fn data_summarises_counts_and_leakage_per_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agf.sqlite");
+    for (strategy, leaks) in [("artist", false), ("random", true)] {
+        let spec = write(
+            dir.path(),
+            "d.toml",
+            &SMALL.replace(
+                "strategy = \"artist\"",
+                &format!("strategy = \"{strategy}\""),
+            ),
+        );
+        let o = agf(&db, &["data", spec.to_str().unwrap(), "--format", "json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let s: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let tracks = s["tracks"].as_u64().unwrap();
+        let splits = s["splits"].as_array().unwrap();
+        let total: u64 = splits.iter().map(|c| c["tracks"].as_u64().unwrap()).sum();
+        assert_eq!(total, tracks, "every track is in exactly one split");
+        for c in splits {
+            let per_genre: u64 = c["per_genre"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .sum();
+            assert_eq!(per_genre, c["tracks"].as_u64().unwrap());
+        }
+        let leaked = s["leakage"]["test_tracks_with_train_artist"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(
+            leaked > 0,
+            leaks,
+            "{strategy}: {leaked} test tracks share an artist with training"
+        );
+        assert!(
+            s["skipped"].is_null(),
+            "audio is not read without --check-audio"
+        );
+    }
+    let table = stdout(&agf(
+        &db,
+        &["data", write(dir.path(), "t.toml", SMALL).to_str().unwrap()],
+    ));
+    assert!(
+        table.contains("leakage   test tracks whose artist is in training: 0"),
+        "{table}"
+    );
+    // Nothing was run: data summaries do not touch the store.
+    assert!(!db.exists());
+}
