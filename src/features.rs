@@ -176,6 +176,13 @@ impl FeatureStage {
             return Err("no audio samples".into());
         }
         let (e, log_mel) = self.compute(&clip.samples);
+        if log_mel.frames == 0 {
+            return Err(format!(
+                "{} samples is shorter than one analysis frame ({} samples)",
+                clip.samples.len(),
+                self.frontend.n_fft
+            ));
+        }
         if let (Some(c), Some(k)) = (cache, &key) {
             // The log-mel first, the vectors last: the vectors mark the entry complete.
             let written = c
@@ -352,6 +359,12 @@ pub fn export(
                     ));
                 }
                 let f = stage.frames(&clip.samples);
+                if f.log_mel.frames == 0 {
+                    return Err(format!(
+                        "{} samples is shorter than one analysis frame",
+                        clip.samples.len()
+                    ));
+                }
                 let (e, _) = stage.compute(&clip.samples);
                 let dir = out.join(format!("{:06}", t.id.0));
                 let mut files: Vec<(&str, Vec<u8>)> = vec![

@@ -505,6 +505,33 @@ impl ExperimentSpec {
                 message,
             });
         };
+        // TOML accepts nan and inf; no parameter here means anything with them.
+        let fe = &self.frontend;
+        let finite: [(&str, Option<f64>); 12] = [
+            (
+                "dataset.synthetic.clip_seconds",
+                Some(self.dataset.synthetic.clip_seconds),
+            ),
+            ("frontend.fmin", Some(fe.fmin)),
+            ("frontend.fmax", fe.fmax),
+            ("frontend.power", Some(fe.power)),
+            ("frontend.amin", Some(fe.amin)),
+            ("frontend.reference", Some(fe.reference)),
+            ("frontend.top_db", fe.top_db),
+            (
+                "descriptors.chroma_tuning",
+                Some(self.descriptors.chroma_tuning),
+            ),
+            ("model.learning_rate", Some(self.model.learning_rate)),
+            ("model.l2", Some(self.model.l2)),
+            ("noise.rate", Some(self.noise.rate)),
+            ("metrics.log_loss_clip", Some(self.metrics.log_loss_clip)),
+        ];
+        for (key, v) in finite {
+            if let Some(v) = v.filter(|v| !v.is_finite()) {
+                bad(key, format!("expected a finite number, got {v}"));
+            }
+        }
         if self.name.trim().is_empty() {
             bad("name", "expected a non-empty run name".into());
         }
@@ -634,11 +661,16 @@ impl ExperimentSpec {
                 format!("expected an even FFT size ≥ 16, got {}", d.n_fft),
             );
         }
-        if d.hop_length == 0 {
-            bad(
-                "descriptors.hop_length",
-                "expected a hop of at least 1 sample, got 0".into(),
-            );
+        if d.hop_length < 32 {
+            bad("descriptors.hop_length", format!("expected a hop of at least 32 samples (the tempo estimate autocorrelates 8 s of frames), got {}", d.hop_length));
+        }
+        // Spectral contrast's lowest band is 0–200 Hz and needs two FFT bins in it; its top
+        // band edge, 6.4 kHz, must lie below Nyquist.
+        if (d.n_fft as f64) < f.sample_rate as f64 / 100.0 {
+            bad("descriptors.n_fft", format!("expected at least sample_rate/100 = {} so that 0–200 Hz holds two FFT bins, got {}", f.sample_rate / 100, d.n_fft));
+        }
+        if f.sample_rate <= 12_800 {
+            bad("frontend.sample_rate", format!("expected more than 12,800 Hz: the descriptor set's spectral contrast has a band edge at 6.4 kHz, got {}", f.sample_rate));
         }
         if f.amin <= 0.0 {
             bad(
@@ -933,6 +965,23 @@ kind = "logreg"
         assert!(
             msg.contains("expected train + validation + test = 1, got 1.2"),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn non_finite_and_degenerate_parameters_are_refused() {
+        let text = GOOD.to_string() + "\n[frontend]\nfmin = nan\n\n[descriptors]\nhop_length = 8\n";
+        let err = parse(&text).unwrap_err();
+        let SpecError::Invalid { problems, .. } = &err else {
+            panic!("{err}")
+        };
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert!(keys.contains(&"frontend.fmin"), "{keys:?}");
+        assert!(keys.contains(&"descriptors.hop_length"), "{keys:?}");
+        assert!(
+            err.to_string()
+                .contains("frontend.fmin: expected a finite number, got NaN"),
+            "{err}"
         );
     }
 

@@ -198,6 +198,42 @@ fn bad_metadata_names_file_line_and_column() {
 }
 
 #[test]
+fn duplicate_ids_and_damaged_wavs_are_named() {
+    // The last row (track 134) is repeated: rows with multi-line fields before it put the copy on line 17.
+    let (_d, p) = broken(|t| {
+        let row = t
+            .lines()
+            .find(|l| l.starts_with("134,"))
+            .unwrap()
+            .to_string();
+        t.replacen(&format!("{row}\n"), &format!("{row}\n{row}\n"), 1)
+    });
+    let e = load_tracks(&p).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}:17:1: column `track_id`: track id 134 appears twice",
+            p.display()
+        )
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let good = agf::audio::wav::encode_pcm16(&[0.1; 800], 8000);
+    let mut zero_rate = good.clone();
+    zero_rate[24..28].copy_from_slice(&0u32.to_le_bytes());
+    let cut = &good[..good.len() - 100];
+    for (name, bytes, want) in [
+        ("rate0.wav", &zero_rate[..], "implausible sample rate 0 Hz"),
+        ("cut.wav", cut, "truncated"),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let e = decode_file(&p).unwrap_err().to_string();
+        assert!(e.contains(want), "{name}: {e}");
+    }
+}
+
+#[test]
 fn features_csv_has_three_header_rows() {
     let dir = tempfile::tempdir().unwrap();
     let text = "feature,mfcc,mfcc,zcr\nstatistics,mean,std,kurtosis\nnumber,01,01,01\ntrack_id,,,\n2,1.5,-2,0.25\n3,0,1e-3,7\n";
@@ -208,15 +244,17 @@ fn features_csv_has_three_header_rows() {
         vec!["mfcc.mean.01", "mfcc.std.01", "zcr.kurtosis.01"]
     );
     assert_eq!(rows[&TrackId(2)], vec![1.5, -2.0, 0.25]);
-    let p = write(dir.path(), "bad.csv", &text.replace("1e-3", "abc"));
-    let e = load_features(&p).unwrap_err().to_string();
-    assert_eq!(
-        e,
-        format!(
-            "{}:6:3: column `mfcc.std.01`: expected a number, got `abc`",
-            p.display()
-        )
-    );
+    for bad in ["abc", "nan"] {
+        let p = write(dir.path(), "bad.csv", &text.replace("1e-3", bad));
+        let e = load_features(&p).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{}:6:3: column `mfcc.std.01`: expected a finite number, got `{bad}`",
+                p.display()
+            )
+        );
+    }
 }
 
 fn run_spec(db: &Path, text: &str, dir: &Path) -> std::process::Output {

@@ -27,7 +27,7 @@ pub enum DecodeError {
     },
     #[error("{}: not a decodable audio file: {message}", path.display())]
     Undecodable { path: PathBuf, message: String },
-    #[error("{}: truncated: decoded {decoded:.2} s of the {expected:.2} s its header states", path.display())]
+    #[error("{}: truncated: decoded {decoded:.2} s, less than its header states{}", path.display(), if expected.is_finite() { format!(" ({expected:.2} s)") } else { String::new() })]
     Truncated {
         path: PathBuf,
         decoded: f64,
@@ -57,6 +57,19 @@ impl DecodeError {
     }
 }
 
+/// Rates outside this range are header damage, not audio (and would make resampling panic,
+/// exhaust memory or run for hours).
+fn check_rate(path: &Path, rate: u32) -> Result<(), DecodeError> {
+    if (1000..=768_000).contains(&rate) {
+        Ok(())
+    } else {
+        Err(DecodeError::Undecodable {
+            path: path.to_path_buf(),
+            message: format!("implausible sample rate {rate} Hz in the header"),
+        })
+    }
+}
+
 pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
     let meta = std::fs::metadata(path).map_err(|e| DecodeError::from_io(path, e))?;
     if meta.len() == 0 {
@@ -67,14 +80,22 @@ pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
         .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
     {
         let bytes = std::fs::read(path).map_err(|e| DecodeError::from_io(path, e))?;
-        if let Some((samples, sample_rate, channels)) = super::wavpcm::read_pcm_wav(&bytes) {
-            if samples.is_empty() {
+        if let Some(w) = super::wavpcm::read_pcm_wav(&bytes) {
+            check_rate(path, w.sample_rate)?;
+            if w.truncated {
+                return Err(DecodeError::Truncated {
+                    path: path.to_path_buf(),
+                    decoded: w.samples.len() as f64 / w.sample_rate as f64,
+                    expected: f64::NAN,
+                });
+            }
+            if w.samples.is_empty() {
                 return Err(DecodeError::NoAudio(path.to_path_buf()));
             }
             return Ok(Decoded {
-                samples,
-                sample_rate,
-                channels,
+                samples: w.samples,
+                sample_rate: w.sample_rate,
+                channels: w.channels,
             });
         }
     }

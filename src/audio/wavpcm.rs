@@ -3,9 +3,18 @@
 //! the samples in one pass is several times faster than a general decoder. Anything else
 //! (extensible headers, 24-bit, compressed) returns `None` and goes to symphonia.
 
+/// What the fast path found.
+pub struct PcmWav {
+    pub samples: Vec<f32>,
+    pub sample_rate: u32,
+    pub channels: usize,
+    /// The data chunk states more bytes than the file holds.
+    pub truncated: bool,
+}
+
 /// Mono samples (channel mean) and the sample rate, or `None` when this is not a WAV this
 /// reader handles.
-pub fn read_pcm_wav(bytes: &[u8]) -> Option<(Vec<f32>, u32, usize)> {
+pub fn read_pcm_wav(bytes: &[u8]) -> Option<PcmWav> {
     if bytes.len() < 12 || &bytes[..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
         return None;
     }
@@ -38,6 +47,7 @@ pub fn read_pcm_wav(bytes: &[u8]) -> Option<(Vec<f32>, u32, usize)> {
             if channels == 0 {
                 return None;
             }
+            let truncated = body + size > bytes.len();
             let end = (body + size).min(bytes.len());
             let data = &bytes[body..end];
             let inv = 1.0 / channels as f32;
@@ -62,7 +72,12 @@ pub fn read_pcm_wav(bytes: &[u8]) -> Option<(Vec<f32>, u32, usize)> {
                     .collect(),
                 _ => return None,
             };
-            return Some((samples, rate, channels));
+            return Some(PcmWav {
+                samples,
+                sample_rate: rate,
+                channels,
+                truncated,
+            });
         }
         // Chunks are padded to an even size.
         pos = body + size + (size & 1);
@@ -77,9 +92,10 @@ mod tests {
     #[test]
     fn reads_what_we_write_and_declines_what_it_does_not_know() {
         let bytes = crate::audio::wav::encode_pcm16(&[0.5, -0.25, 0.0], 8000);
-        let (s, rate, ch) = read_pcm_wav(&bytes).unwrap();
-        assert_eq!((rate, ch), (8000, 1));
-        assert_eq!(s, vec![16384.0 / 32768.0, -8192.0 / 32768.0, 0.0]);
+        let w = read_pcm_wav(&bytes).unwrap();
+        assert_eq!((w.sample_rate, w.channels, w.truncated), (8000, 1, false));
+        assert_eq!(w.samples, vec![16384.0 / 32768.0, -8192.0 / 32768.0, 0.0]);
+        assert!(read_pcm_wav(&bytes[..bytes.len() - 2]).unwrap().truncated);
         assert!(read_pcm_wav(b"ID3 not a wav at all").is_none());
         let mut odd = bytes.clone();
         odd[34] = 24; // 24-bit: left to symphonia

@@ -57,6 +57,8 @@ pub enum FmaError {
 /// One row of `tracks.csv`, the fields agf uses.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FmaTrack {
+    /// Line of `tracks.csv` where the row starts, for messages.
+    pub line: u64,
     pub id: TrackId,
     pub artist: ArtistId,
     pub artist_name: String,
@@ -208,6 +210,7 @@ pub fn load_tracks(path: &Path) -> Result<Vec<FmaTrack>, FmaError> {
     ];
 
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut rec = csv::StringRecord::new();
     loop {
         let line = rdr.position().line();
@@ -256,11 +259,36 @@ pub fn load_tracks(path: &Path) -> Result<Vec<FmaTrack>, FmaError> {
         };
         let id = int(0)?
             .filter(|v| *v > 0)
-            .ok_or_else(|| field(0, format!("expected a positive track id, got `{}`", get(0))))?;
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| {
+                field(
+                    0,
+                    format!("expected a track id in 1..=4294967295, got `{}`", get(0)),
+                )
+            })?;
+        if !seen.insert(id) {
+            return Err(field(0, format!("track id {id} appears twice")));
+        }
         let artist = int(c[2])?
-            .filter(|v| *v >= 0)
-            .ok_or_else(|| field(c[2], format!("expected an artist id, got `{}`", get(c[2]))))?;
-        let album = int(c[0])?.filter(|v| *v >= 0).map(|v| AlbumId(v as u32));
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| {
+                field(
+                    c[2],
+                    format!(
+                        "expected an artist id in 0..=4294967295, got `{}`",
+                        get(c[2])
+                    ),
+                )
+            })?;
+        let album = match int(c[0])? {
+            None | Some(-1) => None,
+            Some(v) => Some(AlbumId(u32::try_from(v).map_err(|_| {
+                field(
+                    c[0],
+                    format!("expected an album id in 0..=4294967295 or -1, got `{v}`"),
+                )
+            })?)),
+        };
         let genres = parse_int_list(get(c[9])).map_err(|m| field(c[9], m))?;
         let genres_all = parse_int_list(get(c[10])).map_err(|m| field(c[10], m))?;
         let tags = parse_str_list(get(c[11])).map_err(|m| field(c[11], m))?;
@@ -305,8 +333,9 @@ pub fn load_tracks(path: &Path) -> Result<Vec<FmaTrack>, FmaError> {
                 .collect()
         };
         out.push(FmaTrack {
-            id: TrackId(id as u32),
-            artist: ArtistId(artist as u32),
+            line,
+            id: TrackId(id),
+            artist: ArtistId(artist),
             artist_name: rec.get(c[3]).unwrap_or("").to_string(),
             album,
             album_title: rec.get(c[1]).unwrap_or("").to_string(),
@@ -349,6 +378,7 @@ pub fn load_genres(path: &Path) -> Result<Vec<GenreNode>, FmaError> {
                 file: "genres.csv",
             })?;
     }
+    let mut lines = Vec::new();
     let mut out = Vec::new();
     let mut rec = csv::StringRecord::new();
     loop {
@@ -370,6 +400,7 @@ pub fn load_genres(path: &Path) -> Result<Vec<GenreNode>, FmaError> {
         };
         let id = GenreId(num(0)?);
         let parent = num(2)?;
+        lines.push(line);
         out.push(GenreNode {
             id,
             parent: (parent != 0).then_some(GenreId(parent)),
@@ -383,7 +414,7 @@ pub fn load_genres(path: &Path) -> Result<Vec<GenreNode>, FmaError> {
             if let Some(id) = id.filter(|id| !known.contains(id)) {
                 return Err(FmaError::Row {
                     path: path.to_path_buf(),
-                    line: i as u64 + 2,
+                    line: lines[i],
                     message: format!(
                         "genre {} names {what} {id}, which is not a genre of this file",
                         g.id
@@ -414,6 +445,13 @@ pub fn load_features(path: &Path) -> Result<(Vec<String>, FeatureTable), FmaErro
         });
     }
     let width = f.len();
+    if width < 2 {
+        return Err(FmaError::Row {
+            path: path.to_path_buf(),
+            line: 1,
+            message: "expected at least one feature column after track_id".into(),
+        });
+    }
     let names: Vec<String> = (1..width)
         .map(|i| {
             format!(
@@ -462,10 +500,14 @@ pub fn load_features(path: &Path) -> Result<(Vec<String>, FeatureTable), FmaErro
             let x = rec.get(i).unwrap_or("");
             v.push(
                 x.parse::<f32>()
-                    .map_err(|_| bad(i, format!("expected a number, got `{x}`")))?,
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| bad(i, format!("expected a finite number, got `{x}`")))?,
             );
         }
-        rows.insert(TrackId(id), v);
+        if rows.insert(TrackId(id), v).is_some() {
+            return Err(bad(0, format!("track id {id} appears twice")));
+        }
     }
     Ok((names, rows))
 }
@@ -526,7 +568,7 @@ pub fn load_dataset(
             if !known.contains_key(g) {
                 return Err(FmaError::Row {
                     path: tracks_path.clone(),
-                    line: 0,
+                    line: t.line,
                     message: format!(
                         "track {} has genre id {g}, which {} does not define",
                         t.id,
@@ -553,7 +595,7 @@ pub fn load_dataset(
             Some(title) => {
                 let g = tops.get(title.as_str()).ok_or_else(|| FmaError::Row {
                     path: tracks_path.clone(),
-                    line: 0,
+                    line: t.line,
                     message: format!(
                         "track {} has genre_top `{title}`, which is not a top-level genre of {}",
                         t.id,

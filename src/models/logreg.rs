@@ -105,6 +105,12 @@ impl LogisticRegression {
             let val_logits = xva.matmul(w.as_tensor())?.broadcast_add(b.as_tensor())?;
             let val_loss =
                 candle_nn::loss::cross_entropy(&val_logits, &yva)?.to_scalar::<f32>()? as f64;
+            if !val_loss.is_finite() {
+                return Err(ModelError::Diverged {
+                    epoch,
+                    loss: val_loss,
+                });
+            }
             on_epoch(EpochReport {
                 epoch,
                 train_loss,

@@ -129,7 +129,7 @@ pub fn write_report(store: &Store, out: &Path) -> Result<ReportOutput, ReportErr
     }
     match &confusion_svg {
         Some(svg) => html.push_str(&format!(
-            "<figure><figcaption><h2>Confusion matrix of the newest run</h2><p>Rows: true genre; columns: predicted. Shade: share of the row.</p></figcaption>\n{svg}\n</figure>\n"
+            "<figure><figcaption><h2>Confusion matrix of the newest run</h2><p>Rows: the test label as published (label noise included); columns: predicted. Shade: share of the row.</p></figcaption>\n{svg}\n</figure>\n"
         )),
         None => html.push_str("<p>No finished run yet: no confusion matrix.</p>\n"),
     }

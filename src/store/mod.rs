@@ -411,24 +411,28 @@ impl Store {
         split: &str,
         e: &Evaluation,
     ) -> Result<(), StoreError> {
-        self.record_metrics(
-            run,
-            model,
-            split,
-            &[
-                ("log_loss", e.log_loss),
-                ("log_loss_clip", e.log_loss_clip),
-                ("macro_f1", e.macro_f1),
-                ("accuracy", e.accuracy),
-                ("n_tracks", e.n as f64),
-            ],
-        )?;
+        let scalars = [
+            ("log_loss", e.log_loss),
+            ("log_loss_clip", e.log_loss_clip),
+            ("macro_f1", e.macro_f1),
+            ("accuracy", e.accuracy),
+            ("n_tracks", e.n as f64),
+        ];
+        // Scalars, per-class metrics and confusion cells in one transaction: a killed
+        // process leaves all of an evaluation or none of it.
         self.rt.block_on(async {
-            let mut tx = self
-                .pool
-                .begin()
-                .await
-                .map_err(self.err("recording an evaluation"))?;
+            let mut tx = self.pool.begin().await.map_err(self.err("recording an evaluation"))?;
+            for (name, value) in scalars {
+                sqlx::query("INSERT OR REPLACE INTO metrics (run_id, model, split, name, value) VALUES (?, ?, ?, ?, ?)")
+                    .bind(run)
+                    .bind(model)
+                    .bind(split)
+                    .bind(name)
+                    .bind(value.is_finite().then_some(value))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err("recording metrics"))?;
+            }
             for (c, m) in e.per_class.iter().enumerate() {
                 sqlx::query(
                     "INSERT OR REPLACE INTO class_metrics
