@@ -48,6 +48,15 @@ fn kernel(tau: f64, fc: f64, half: f64) -> f64 {
     fc * sinc * window
 }
 
+/// [`resample`] taking ownership: no copy when the rate already matches.
+pub fn resample_owned(x: Vec<f32>, from: u32, to: u32) -> Vec<f32> {
+    if from == to {
+        x
+    } else {
+        resample(&x, from, to)
+    }
+}
+
 /// Resample `x` from `from` Hz to `to` Hz. Output length is `ceil(len · to / from)`.
 pub fn resample(x: &[f32], from: u32, to: u32) -> Vec<f32> {
     if from == to || x.is_empty() {

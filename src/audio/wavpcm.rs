@@ -52,6 +52,11 @@ pub fn read_pcm_wav(bytes: &[u8]) -> Option<PcmWav> {
             let data = &bytes[body..end];
             let inv = 1.0 / channels as f32;
             let samples: Vec<f32> = match (format, bits) {
+                // Mono 16-bit, the common case, as one straight conversion loop.
+                (1, 16) if channels == 1 => data
+                    .chunks_exact(2)
+                    .map(|s| i16::from_le_bytes([s[0], s[1]]) as f32 * (1.0 / 32768.0))
+                    .collect(),
                 (1, 16) => data
                     .chunks_exact(2 * channels)
                     .map(|f| {

@@ -708,8 +708,8 @@ impl AudioSource for FmaAudio {
         let path = self.path(track);
         let decoded =
             crate::audio::decode::decode_file(&path).map_err(|e| unavailable(e.to_string()))?;
-        let samples = crate::audio::resample::resample(
-            &decoded.samples,
+        let samples = crate::audio::resample::resample_owned(
+            decoded.samples,
             decoded.sample_rate,
             self.target_rate,
         );
