@@ -123,6 +123,20 @@ fn row_error(path: &Path, e: csv::Error) -> FmaError {
     }
 }
 
+/// Read the next data row into `rec`; its first line, or `None` at the end of the file.
+fn next_row(
+    rdr: &mut csv::Reader<std::fs::File>,
+    rec: &mut csv::StringRecord,
+    path: &Path,
+) -> Result<Option<u64>, FmaError> {
+    let line = rdr.position().line();
+    match rdr.read_record(rec) {
+        Ok(false) => Ok(None),
+        Ok(true) => Ok(Some(line)),
+        Err(e) => Err(row_error(path, e)),
+    }
+}
+
 fn next_record(
     rdr: &mut csv::Reader<std::fs::File>,
     path: &Path,
@@ -212,13 +226,7 @@ pub fn load_tracks(path: &Path) -> Result<Vec<FmaTrack>, FmaError> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut rec = csv::StringRecord::new();
-    loop {
-        let line = rdr.position().line();
-        match rdr.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(row_error(path, e)),
-        }
+    while let Some(line) = next_row(&mut rdr, &mut rec, path)? {
         if rec.len() != width {
             return Err(FmaError::Row {
                 path: path.to_path_buf(),
@@ -381,13 +389,7 @@ pub fn load_genres(path: &Path) -> Result<Vec<GenreNode>, FmaError> {
     let mut lines = Vec::new();
     let mut out = Vec::new();
     let mut rec = csv::StringRecord::new();
-    loop {
-        let line = rdr.position().line();
-        match rdr.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(row_error(path, e)),
-        }
+    while let Some(line) = next_row(&mut rdr, &mut rec, path)? {
         let num = |k: usize| -> Result<u32, FmaError> {
             let v = rec.get(pos[k]).unwrap_or("").trim();
             v.parse::<u32>().map_err(|_| FmaError::Field {
@@ -464,13 +466,7 @@ pub fn load_features(path: &Path) -> Result<(Vec<String>, FeatureTable), FmaErro
         .collect();
     let mut rows = HashMap::new();
     let mut rec = csv::StringRecord::new();
-    loop {
-        let line = rdr.position().line();
-        match rdr.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(row_error(path, e)),
-        }
+    while let Some(line) = next_row(&mut rdr, &mut rec, path)? {
         if rec.len() != width {
             return Err(FmaError::Row {
                 path: path.to_path_buf(),
