@@ -125,12 +125,16 @@ impl FeatureStage {
     pub fn compute(&self, samples: &[f32]) -> (Extracted, crate::audio::Spectrogram) {
         let log_mel = self.front.log_mel(samples);
         let mfcc = self.front.mfcc(&log_mel);
-        let e = Extracted {
-            mfcc_stats: summary::mfcc_statistics(&mfcc),
+        (self.track_vectors(&mfcc, samples), log_mel)
+    }
+
+    /// The track-level vectors, from MFCC frames already computed and the samples.
+    fn track_vectors(&self, mfcc: &Spectrogram, samples: &[f32]) -> Extracted {
+        Extracted {
+            mfcc_stats: summary::mfcc_statistics(mfcc),
             descriptors: self.descriptors.summarise(samples),
             seconds: samples.len() as f64 / self.frontend.sample_rate as f64,
-        };
-        (e, log_mel)
+        }
     }
 
     fn one(
@@ -365,7 +369,7 @@ pub fn export(
                         clip.samples.len()
                     ));
                 }
-                let (e, _) = stage.compute(&clip.samples);
+                let e = stage.track_vectors(&f.mfcc, &clip.samples);
                 let dir = out.join(format!("{:06}", t.id.0));
                 let mut files: Vec<(&str, Vec<u8>)> = vec![
                     (

@@ -137,10 +137,24 @@ pub fn describe(spec: &ExperimentSpec, check_audio: bool) -> Result<DataSummary,
     let d = &data.dataset;
     let split = Split::make(d, &spec.split, spec.split_seed())?;
     let noisy = noise::inject(d, &split, &spec.noise, spec.noise_seed())?;
+    // Reading the audio is the check; no features are computed.
     let skipped = check_audio.then(|| {
-        let stage = FeatureStage::new(&spec.frontend, &spec.descriptors);
-        let feats = features::extract(d, &stage, spec.model.features, None);
-        feats.skipped.into_iter().map(|(t, r)| (t.0, r)).collect()
+        use rayon::prelude::*;
+        let pb = crate::progress::bar(d.tracks.len() as u64, "audio");
+        let mut bad: Vec<(u32, String)> =
+            d.tracks
+                .par_iter()
+                .filter_map(|t| {
+                    let r = d.audio.load(t).err().map(
+                        |crate::data::AudioError::Unavailable { reason, .. }| (t.id.0, reason),
+                    );
+                    pb.inc(1);
+                    r
+                })
+                .collect();
+        pb.finish_and_clear();
+        bad.sort();
+        bad
     });
     Ok(DataSummary {
         dataset: d.name.clone(),

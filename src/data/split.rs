@@ -96,16 +96,9 @@ impl Split {
     }
 
     pub fn leakage(&self, tracks: &[Track]) -> Leakage {
-        let train_artists: BTreeSet<_> = self
-            .indices(SplitName::Train)
-            .into_iter()
-            .map(|i| tracks[i].artist)
-            .collect();
-        let train_albums: BTreeSet<_> = self
-            .indices(SplitName::Train)
-            .into_iter()
-            .map(|i| tracks[i].album)
-            .collect();
+        let train = self.indices(SplitName::Train);
+        let train_artists: BTreeSet<_> = train.iter().map(|&i| tracks[i].artist).collect();
+        let train_albums: BTreeSet<_> = train.iter().map(|&i| tracks[i].album).collect();
         let count = |which, f: &dyn Fn(&Track) -> bool| {
             self.indices(which)
                 .into_iter()
