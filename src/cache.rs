@@ -162,6 +162,77 @@ impl LogMelView {
     }
 }
 
+const FRAMES_MAGIC: &[u8; 8] = b"AGFFRM01";
+
+/// Frame matrices of one track (f32, frame-major) behind a header: magic, the number of
+/// matrices, then (frames, bins) of each. Kept as f32: K-Means distances are summed over
+/// millions of frames, and these are small next to the log-mels.
+pub fn encode_frames(parts: &[(usize, usize, &[f32])]) -> Vec<u8> {
+    let body: usize = parts.iter().map(|p| 4 * p.2.len()).sum();
+    let mut out = Vec::with_capacity(12 + 8 * parts.len() + body);
+    out.extend_from_slice(FRAMES_MAGIC);
+    out.extend_from_slice(&(parts.len() as u32).to_le_bytes());
+    for (frames, bins, data) in parts {
+        debug_assert_eq!(frames * bins, data.len());
+        out.extend_from_slice(&(*frames as u32).to_le_bytes());
+        out.extend_from_slice(&(*bins as u32).to_le_bytes());
+    }
+    for (_, _, data) in parts {
+        for v in *data {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// (frames, bins, byte range) of each matrix of a frames entry; `None` if the bytes are not
+/// a complete entry.
+pub fn frame_parts(bytes: &[u8]) -> Option<Vec<(usize, usize, std::ops::Range<usize>)>> {
+    let u32_at = |i: usize| {
+        bytes
+            .get(i..i + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    if bytes.get(..8)? != FRAMES_MAGIC {
+        return None;
+    }
+    let n = u32_at(8)?;
+    let mut pos = 12 + 8 * n;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let (frames, bins) = (u32_at(12 + 8 * i)?, u32_at(16 + 8 * i)?);
+        let end = pos.checked_add(4 * frames.checked_mul(bins)?)?;
+        out.push((frames, bins, pos..end));
+        pos = end;
+    }
+    (pos == bytes.len()).then_some(out)
+}
+
+/// Bytes of a cache entry: memory-mapped, or in hand when the entry could not be written.
+pub enum EntryBytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl AsRef<[u8]> for EntryBytes {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            EntryBytes::Mapped(m) => m,
+            EntryBytes::Owned(v) => v,
+        }
+    }
+}
+
+impl StageCache {
+    /// Map an entry read-only, if it exists.
+    pub fn map(&self, stage: &str, key: &CacheKey, ext: &str) -> Option<memmap2::Mmap> {
+        let file = std::fs::File::open(self.path(stage, key, ext)).ok()?;
+        // Safety: entries are never modified in place (they are replaced by rename), so the
+        // mapped bytes cannot change under us.
+        unsafe { memmap2::Mmap::map(&file) }.ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +256,14 @@ mod tests {
             decode_vectors(&v[..v.len() - 1]).is_none(),
             "a cut entry is rejected"
         );
+        let f = encode_frames(&[(2, 2, &[1.0, 2.0, 3.0, 4.0]), (1, 3, &[5.0, 6.0, 7.0])]);
+        let parts = frame_parts(&f).unwrap();
+        assert_eq!(parts[1].0, 1);
+        assert_eq!(
+            f32::from_le_bytes(f[parts[1].2.start..][..4].try_into().unwrap()),
+            5.0
+        );
+        assert!(frame_parts(&f[..f.len() - 1]).is_none());
 
         let dir = tempfile::tempdir().unwrap();
         let cache = StageCache::new(dir.path());

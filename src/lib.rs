@@ -27,6 +27,7 @@ pub mod bench;
 pub mod cache;
 pub mod data;
 pub mod eval;
+pub mod factors;
 pub mod features;
 pub mod fsutil;
 pub mod models;

@@ -270,6 +270,33 @@ fn print_outcome(o: &RunOutcome, db: &std::path::Path) {
         );
     }
     let c = o.classes.len();
+    if !o.factors.is_empty() {
+        println!();
+        println!(
+            "{:<14} {:>6} {:>6} {:>8} {:>11} {:>10} {:>7}  tables",
+            "factor", "words", "topics", "artists", "perplexity", "held-out", "NMI"
+        );
+        for f in &o.factors {
+            let s = &f.summary;
+            println!(
+                "{:<14} {:>6} {:>6} {:>8} {:>11.2} {:>10} {:>7}  {}{}",
+                s.name,
+                s.vocabulary,
+                s.topics,
+                s.artists,
+                s.lda.perplexity,
+                s.held_out_perplexity
+                    .map(|p| format!("{p:.2}"))
+                    .unwrap_or("-".into()),
+                f.nmi_artist_group
+                    .map(|v| format!("{v:.3}"))
+                    .unwrap_or("-".into()),
+                f.dir.display(),
+                if f.cache_hit { " (cached)" } else { "" }
+            );
+        }
+        println!();
+    }
     println!(
         "chance: log loss ln({c}) = {:.4}, accuracy 1/{c} = {:.4}",
         (c as f64).ln(),

@@ -9,12 +9,15 @@ use crate::data::noise::{self, NoiseError, NoisyLabels};
 use crate::data::split::{Leakage, Split, SplitError, SplitName};
 use crate::data::synth::{GroundTruth, SyntheticWorld};
 use crate::data::Dataset;
+use crate::eval::clustering::normalized_mutual_information;
 use crate::eval::metrics::evaluate;
 use crate::eval::Evaluation;
+use crate::factors::{run_factor, FactorError, FactorInputs, FactorSummary};
+use crate::features::frames::{extract_frames, FrameSet};
 use crate::features::{self, FeatureStage, TrackFeatures};
 use crate::models::logreg::Labelled;
 use crate::models::{LogisticRegression, ModelError, TrainSummary};
-use crate::spec::{DataSource, ExperimentSpec};
+use crate::spec::{DataSource, ExperimentSpec, FactorFeature, TrackFeatureSet};
 use crate::store::{NewRun, RunId, RunStatus, Store, StoreError};
 use candle_core::Device;
 use serde::Serialize;
@@ -44,6 +47,12 @@ pub enum PipelineError {
     },
     #[error("the {split} split has no usable track; check the split ratios and dataset size")]
     EmptySplit { split: &'static str },
+    #[error("factor {name:?} failed: {source}")]
+    Factor {
+        name: String,
+        #[source]
+        source: FactorError,
+    },
 }
 
 /// A dataset ready for the pipeline, with what loading learned about it.
@@ -192,7 +201,21 @@ pub struct RunOutcome {
     pub evaluations: Vec<(SplitName, Evaluation)>,
     /// Test predictions scored against the true genres (known for generated worlds).
     pub clean_test: Option<Evaluation>,
+    pub factors: Vec<FactorReport>,
     pub seconds: f64,
+}
+
+/// One Artist Group Factor of a run.
+#[derive(Debug, Clone)]
+pub struct FactorReport {
+    pub summary: FactorSummary,
+    /// NMI between the latent artist group and each artist's largest topic (generated
+    /// worlds only).
+    pub nmi_artist_group: Option<f64>,
+    pub cache_hit: bool,
+    pub seconds: f64,
+    /// Where the tables were exported.
+    pub dir: std::path::PathBuf,
 }
 
 /// Commit and dirty flag of the git checkout in the working directory, if any.
@@ -410,6 +433,8 @@ fn run_stages(
         );
     }
 
+    let factors = run_factors(spec, &data, &split, store, cache, run)?;
+
     // Training (and, if asked, validation) labels carry the injected noise; test labels never do.
     let published: Vec<usize> = dataset.tracks.iter().map(|t| t.genre).collect();
     let train = gather(&split, SplitName::Train, &feats, &noisy.labels);
@@ -503,6 +528,119 @@ fn run_stages(
         train: train_summary,
         evaluations,
         clean_test,
+        factors,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Every `[[factors]]` entry: extract what they read (once), fit or read each from the
+/// cache, export its tables into the run's folder and record its summary.
+fn run_factors(
+    spec: &ExperimentSpec,
+    data: &LoadedData,
+    split: &Split,
+    store: &Store,
+    cache: &StageCache,
+    run: RunId,
+) -> Result<Vec<FactorReport>, PipelineError> {
+    let d = &data.dataset;
+    let uses = |f: &dyn Fn(FactorFeature) -> bool| spec.factors.iter().any(|x| f(x.features));
+    let frames: Option<FrameSet> = uses(&|f| f.is_frame_level()).then(|| {
+        extract_frames(
+            d,
+            &FeatureStage::new(&spec.factor_frontend, &spec.descriptors),
+            cache,
+        )
+    });
+    // Served from the track cache when the model already read descriptors.
+    let descriptors: Option<TrackFeatures> =
+        uses(&|f| f == FactorFeature::Descriptors).then(|| {
+            features::extract(
+                d,
+                &FeatureStage::new(&spec.frontend, &spec.descriptors),
+                TrackFeatureSet::Descriptors,
+                Some(cache),
+            )
+        });
+    let fma_features = match spec.dataset.fma.as_ref() {
+        Some(f) if uses(&|f| f == FactorFeature::FmaFeatures) => {
+            let (names, table) =
+                fma::load_features(&f.root.join("fma_metadata").join("features.csv"))?;
+            Some(features::from_table(d, names, &table))
+        }
+        _ => None,
+    };
+    let inputs = FactorInputs {
+        dataset: d,
+        split,
+        frames: frames.as_ref(),
+        descriptors: descriptors.as_ref(),
+        fma_features: fma_features.as_ref(),
+    };
+    let mut out = Vec::new();
+    for f in &spec.factors {
+        let started = Instant::now();
+        let fail = |source| PipelineError::Factor {
+            name: f.name.clone(),
+            source,
+        };
+        let outcome = run_factor(f, &inputs, cache, &Device::Cpu).map_err(fail)?;
+        let table = &outcome.table;
+        let dir = store.run_dir(run).join("factors").join(&f.name);
+        table.export(d, &dir).map_err(fail)?;
+        let nmi = data.truth.as_ref().map(|truth| {
+            let groups: Vec<usize> = table
+                .artists
+                .iter()
+                .map(|a| truth.artist_group[a])
+                .collect();
+            normalized_mutual_information(&groups, &table.argmax())
+        });
+        let s = &table.summary;
+        let seconds = started.elapsed().as_secs_f64();
+        let mut m: Vec<(String, f64)> = vec![
+            ("perplexity".into(), s.lda.perplexity),
+            ("lda_iterations".into(), s.lda.iterations as f64),
+            ("vocabulary".into(), s.vocabulary as f64),
+            ("topics".into(), s.topics as f64),
+            ("fit_tracks".into(), s.fit_tracks as f64),
+            ("fit_artists".into(), s.fit_artists as f64),
+            ("artists".into(), s.artists as f64),
+            ("cache_hit".into(), f64::from(u8::from(outcome.cache_hit))),
+            ("seconds".into(), seconds),
+        ];
+        if let Some(p) = s.held_out_perplexity {
+            m.push(("held_out_perplexity".into(), p));
+        }
+        if let Some(k) = &s.kmeans {
+            m.push(("kmeans_inertia".into(), k.inertia));
+            m.push(("kmeans_iterations".into(), k.iterations as f64));
+            m.push(("kmeans_rows".into(), k.rows as f64));
+        }
+        if let Some(v) = nmi {
+            m.push(("nmi_artist_group".into(), v));
+        }
+        for (k, (n, w)) in s.topic_artists.iter().zip(&s.topic_weight).enumerate() {
+            m.push((format!("topic_artists.{k}"), *n as f64));
+            m.push((format!("topic_weight.{k}"), *w));
+        }
+        let pairs: Vec<(&str, f64)> = m.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        store.record_metrics(run, &format!("agf.{}", f.name), "all", &pairs)?;
+        store.record_facts(
+            run,
+            &[(
+                format!("factor.{}.dir", f.name).as_str(),
+                dir.display().to_string(),
+            )],
+        )?;
+        tracing::info!(factor = %f.name, perplexity = s.lda.perplexity, ?nmi, seconds, "factor done");
+        out.push(FactorReport {
+            summary: s.clone(),
+            nmi_artist_group: nmi,
+            cache_hit: outcome.cache_hit,
+            seconds,
+            dir,
+        });
+    }
+    Ok(out)
 }

@@ -29,6 +29,15 @@ pub struct ExperimentSpec {
     pub noise: NoiseSpec,
     #[serde(default)]
     pub metrics: MetricsSpec,
+    /// Front end of the frame-level factor words (mfcc, dmfcc, chroma).
+    #[serde(
+        default = "authors_factor_frontend",
+        deserialize_with = "factor_frontend"
+    )]
+    pub factor_frontend: FrontendSpec,
+    /// The Artist Group Factors, one `[[factors]]` entry each.
+    #[serde(default)]
+    pub factors: Vec<FactorSpec>,
 }
 
 fn default_seed() -> u64 {
@@ -286,6 +295,211 @@ impl Default for DescriptorSpec {
     }
 }
 
+/// What an AGF's words are made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactorFeature {
+    /// MFCC frames of `[factor_frontend]`, clustered frame by frame.
+    Mfcc,
+    /// First differences of those MFCC frames (`m[1:] − m[:-1]`, the authors' dmfcc).
+    Dmfcc,
+    /// Chroma frames (power STFT of `[factor_frontend]`).
+    Chroma,
+    /// The track-level descriptor set, one vector (one word) per track.
+    Descriptors,
+    /// FMA's `features.csv` (518 statistics), one vector per track.
+    FmaFeatures,
+    /// The track's own genre ids (`track.genres`) as words; no K-Means.
+    Subgenre,
+}
+
+impl FactorFeature {
+    /// Clustered frame by frame (as opposed to one vector per track, or tags).
+    pub fn is_frame_level(self) -> bool {
+        matches!(
+            self,
+            FactorFeature::Mfcc | FactorFeature::Dmfcc | FactorFeature::Chroma
+        )
+    }
+}
+
+/// Which tracks the dictionary and the topics are fitted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FitOn {
+    /// Training tracks only: no validation or test audio shapes the targets.
+    #[default]
+    Train,
+    /// Every track, validation and test included (what the authors did).
+    All,
+}
+
+/// How an artist's word counts are scaled before LDA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BagNorm {
+    /// Counts divided by the artist's number of tracks (the authors' choice): prolific
+    /// artists do not outweigh the others.
+    PerTrack,
+    /// Raw counts.
+    Counts,
+    /// 1 for every word the artist uses, whatever how often.
+    Presence,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KMeansAlgorithm {
+    /// Full passes over every vector until the centres settle.
+    Lloyd,
+    /// Random mini-batches (the authors' MiniBatchKMeans).
+    MiniBatch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LdaMethod {
+    /// Every iteration E-steps all documents, then sets the topics (scikit-learn's default).
+    Batch,
+    /// Mini-batches of documents, each moving the topics by a decaying step.
+    Online,
+}
+
+/// The K-Means dictionary of one factor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KMeansSpec {
+    pub algorithm: KMeansAlgorithm,
+    pub n_init: usize,
+    /// Lloyd iterations, or mini-batch passes over the data; filled in when omitted (Lloyd
+    /// 300, mini-batch 1: the authors' single pass).
+    pub max_iter: Option<usize>,
+    /// Relative tolerance on the centre shift; filled in when omitted (Lloyd 1e-4, mini-batch
+    /// 0 = off).
+    pub tol: Option<f64>,
+    pub batch_size: usize,
+    /// Rows drawn for k-means++ (omitted: all rows for Lloyd, 3 × batch_size for mini-batch).
+    pub init_size: Option<usize>,
+    pub reassignment_ratio: f64,
+    pub max_no_improvement: usize,
+    /// Standardise each feature (over the fitted tracks) before clustering; the authors did
+    /// not, so large-valued features dominate the distances unless this is set.
+    pub scale: bool,
+}
+
+impl Default for KMeansSpec {
+    fn default() -> Self {
+        KMeansSpec {
+            algorithm: KMeansAlgorithm::MiniBatch,
+            n_init: 1,
+            max_iter: None,
+            tol: None,
+            batch_size: 1024,
+            init_size: None,
+            reassignment_ratio: 0.01,
+            max_no_improvement: 10,
+            scale: false,
+        }
+    }
+}
+
+/// The LDA of one factor (scikit-learn's defaults of 2018).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LdaSpec {
+    pub method: LdaMethod,
+    /// α; filled with 1/topics when omitted.
+    pub doc_topic_prior: Option<f64>,
+    /// η; filled with 1/topics when omitted.
+    pub topic_word_prior: Option<f64>,
+    pub max_iter: usize,
+    /// Documents per online update.
+    pub batch_size: usize,
+    pub learning_decay: f64,
+    pub learning_offset: f64,
+    pub mean_change_tol: f64,
+    pub max_doc_update_iter: usize,
+    /// Record perplexity every this many iterations and stop when it moves less than
+    /// `perp_tol`; 0 = only at the end.
+    pub evaluate_every: usize,
+    pub perp_tol: f64,
+}
+
+impl Default for LdaSpec {
+    fn default() -> Self {
+        LdaSpec {
+            method: LdaMethod::Batch,
+            doc_topic_prior: None,
+            topic_word_prior: None,
+            max_iter: 10,
+            batch_size: 128,
+            learning_decay: 0.7,
+            learning_offset: 10.0,
+            mean_change_tol: 1e-3,
+            max_doc_update_iter: 100,
+            evaluate_every: 0,
+            perp_tol: 0.1,
+        }
+    }
+}
+
+/// One Artist Group Factor: features → dictionary → artist bags → LDA topics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FactorSpec {
+    /// Names the factor in the store, the cache and exported files (letters, digits, `_`, `-`).
+    pub name: String,
+    pub features: FactorFeature,
+    /// Dictionary size (ignored for `subgenre`, whose words are genre ids).
+    #[serde(default = "default_clusters")]
+    pub clusters: usize,
+    #[serde(default = "default_topics")]
+    pub topics: usize,
+    #[serde(default)]
+    pub fit_on: FitOn,
+    #[serde(default = "default_bag_norm")]
+    pub normalize: BagNorm,
+    /// Seed of this factor's draws; filled with the run's seed when omitted.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub kmeans: KMeansSpec,
+    #[serde(default)]
+    pub lda: LdaSpec,
+}
+
+fn default_clusters() -> usize {
+    2048
+}
+fn default_topics() -> usize {
+    40
+}
+fn default_bag_norm() -> BagNorm {
+    BagNorm::PerTrack
+}
+
+/// The front end of frame-level factor words: the authors' AGF extractor (librosa 0.6 of
+/// 2018: 13 MFCC from 40 mel bands, n_fft 2048, hop 1024, reflect padding). Keys given in
+/// `[factor_frontend]` replace these one by one.
+pub fn authors_factor_frontend() -> FrontendSpec {
+    FrontendSpec {
+        n_fft: 2048,
+        hop_length: 1024,
+        pad_mode: PadMode::Reflect,
+        n_mels: 40,
+        n_mfcc: 13,
+        ..FrontendSpec::default()
+    }
+}
+
+fn factor_frontend<'de, D: serde::Deserializer<'de>>(d: D) -> Result<FrontendSpec, D::Error> {
+    use serde::de::Error;
+    let given = toml::Table::deserialize(d)?;
+    let mut merged = toml::Table::try_from(authors_factor_frontend()).map_err(D::Error::custom)?;
+    merged.extend(given);
+    merged.try_into().map_err(D::Error::custom)
+}
+
 /// Which track-level features a classical model reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -467,7 +681,7 @@ impl ExperimentSpec {
                 snippet: snippet(text, line, column),
             }
         })?;
-        spec.resolve();
+        spec.resolve(text);
         let problems = spec.problems(text);
         if problems.is_empty() {
             Ok(spec)
@@ -481,9 +695,29 @@ impl ExperimentSpec {
 
     /// Fill every default that depends on other fields, so that the canonical text shows the
     /// values actually used.
-    fn resolve(&mut self) {
+    fn resolve(&mut self, text: &str) {
         if self.frontend.fmax.is_none() {
             self.frontend.fmax = Some(self.frontend.sample_rate as f64 / 2.0);
+        }
+        // Audio is decoded once, at the front end's rate; the factor front end reads it too.
+        if !key_written(text, "factor_frontend.sample_rate") {
+            self.factor_frontend.sample_rate = self.frontend.sample_rate;
+        }
+        if self.factor_frontend.fmax.is_none() {
+            self.factor_frontend.fmax = Some(self.factor_frontend.sample_rate as f64 / 2.0);
+        }
+        for f in &mut self.factors {
+            f.seed.get_or_insert(self.seed);
+            let minibatch = f.kmeans.algorithm == KMeansAlgorithm::MiniBatch;
+            f.kmeans
+                .max_iter
+                .get_or_insert(if minibatch { 1 } else { 300 });
+            f.kmeans
+                .tol
+                .get_or_insert(if minibatch { 0.0 } else { 1e-4 });
+            let prior = 1.0 / f.topics.max(1) as f64;
+            f.lda.doc_topic_prior.get_or_insert(prior);
+            f.lda.topic_word_prior.get_or_insert(prior);
         }
         if self.split.seed.is_none() {
             self.split.seed = Some(self.seed);
@@ -600,12 +834,7 @@ impl ExperimentSpec {
             );
         }
         let f = &self.frontend;
-        if f.sample_rate < 8000 {
-            bad(
-                "frontend.sample_rate",
-                format!("expected at least 8000 Hz, got {}", f.sample_rate),
-            );
-        }
+        check_frontend("frontend", f, &mut bad);
         if self.dataset.source == DataSource::Synthetic && f.sample_rate != s.sample_rate {
             bad(
                 "frontend.sample_rate",
@@ -613,45 +842,6 @@ impl ExperimentSpec {
                     "expected the synthetic world's rate {} Hz (resampling arrives with the audio front end), got {}",
                     s.sample_rate, f.sample_rate
                 ),
-            );
-        }
-        if f.n_fft < 16 || !f.n_fft.is_multiple_of(2) {
-            bad(
-                "frontend.n_fft",
-                format!("expected an even FFT size ≥ 16, got {}", f.n_fft),
-            );
-        }
-        if f.hop_length == 0 {
-            bad(
-                "frontend.hop_length",
-                "expected a hop of at least 1 sample, got 0".into(),
-            );
-        }
-        if f.n_mels == 0 || f.n_mels > f.n_fft / 2 + 1 {
-            bad(
-                "frontend.n_mels",
-                format!(
-                    "expected 1 ≤ n_mels ≤ n_fft/2+1 = {}, got {}",
-                    f.n_fft / 2 + 1,
-                    f.n_mels
-                ),
-            );
-        }
-        let nyquist = f.sample_rate as f64 / 2.0;
-        let fmax = f.fmax.unwrap_or(nyquist);
-        if fmax > nyquist || fmax <= f.fmin || f.fmin < 0.0 {
-            bad("frontend.fmax", format!("expected 0 ≤ fmin < fmax ≤ Nyquist ({nyquist} Hz), got fmin {} and fmax {fmax}", f.fmin));
-        }
-        if !(f.power == 1.0 || f.power == 2.0) {
-            bad(
-                "frontend.power",
-                format!("expected 1 (magnitude) or 2 (power), got {}", f.power),
-            );
-        }
-        if f.reference.is_nan() || f.reference <= 0.0 {
-            bad(
-                "frontend.reference",
-                format!("expected a dB reference > 0, got {}", f.reference),
             );
         }
         let d = &self.descriptors;
@@ -671,26 +861,6 @@ impl ExperimentSpec {
         }
         if f.sample_rate <= 12_800 {
             bad("frontend.sample_rate", format!("expected more than 12,800 Hz: the descriptor set's spectral contrast has a band edge at 6.4 kHz, got {}", f.sample_rate));
-        }
-        if f.amin <= 0.0 {
-            bad(
-                "frontend.amin",
-                format!("expected amin > 0, got {}", f.amin),
-            );
-        }
-        if let Some(t) = f.top_db {
-            if t <= 0.0 {
-                bad("frontend.top_db", format!("expected top_db > 0, got {t}"));
-            }
-        }
-        if f.n_mfcc == 0 || f.n_mfcc > f.n_mels {
-            bad(
-                "frontend.n_mfcc",
-                format!(
-                    "expected 1 ≤ n_mfcc ≤ n_mels = {}, got {}",
-                    f.n_mels, f.n_mfcc
-                ),
-            );
         }
         if self.dataset.source == DataSource::Fma {
             match &self.dataset.fma {
@@ -755,6 +925,7 @@ impl ExperimentSpec {
         if m.l2 < 0.0 {
             bad("model.l2", format!("expected l2 ≥ 0, got {}", m.l2));
         }
+        self.factor_problems(&mut bad);
         let c = self.metrics.log_loss_clip;
         if !(c > 0.0 && c < 0.5) {
             bad(
@@ -763,6 +934,119 @@ impl ExperimentSpec {
             );
         }
         out
+    }
+
+    /// Problems of `[factor_frontend]` and the `[[factors]]` entries.
+    fn factor_problems(&self, bad: &mut dyn FnMut(&str, String)) {
+        let mut names = std::collections::HashSet::new();
+        for (i, f) in self.factors.iter().enumerate() {
+            let key = |k: &str| format!("factors[{i}].{k}");
+            let valid_name = !f.name.is_empty()
+                && f.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid_name {
+                bad(&key("name"), format!("expected a name of letters, digits, `_` or `-` (it names files and metrics), got {:?}", f.name));
+            }
+            if !names.insert(f.name.as_str()) {
+                bad(
+                    &key("name"),
+                    format!(
+                        "the factor name {:?} is used twice; names must be unique",
+                        f.name
+                    ),
+                );
+            }
+            if f.features != FactorFeature::Subgenre && f.clusters == 0 {
+                bad(&key("clusters"), "expected at least 1 cluster".into());
+            }
+            if f.topics == 0 {
+                bad(&key("topics"), "expected at least 1 topic".into());
+            }
+            if f.features == FactorFeature::FmaFeatures && self.dataset.source != DataSource::Fma {
+                bad(&key("features"), "features = \"fma_features\" reads FMA's features.csv; it needs dataset.source = \"fma\"".into());
+            }
+            let k = &f.kmeans;
+            for (name, v) in [
+                ("kmeans.n_init", k.n_init),
+                ("kmeans.batch_size", k.batch_size),
+                ("kmeans.max_iter", k.max_iter.unwrap_or(1)),
+            ] {
+                if v == 0 {
+                    bad(&key(name), "expected at least 1, got 0".into());
+                }
+            }
+            if let Some(t) = k.tol.filter(|t| !(t.is_finite() && *t >= 0.0)) {
+                bad(
+                    &key("kmeans.tol"),
+                    format!("expected a tolerance ≥ 0, got {t}"),
+                );
+            }
+            if !(0.0..=1.0).contains(&k.reassignment_ratio) {
+                bad(
+                    &key("kmeans.reassignment_ratio"),
+                    format!(
+                        "expected a fraction in [0, 1], got {}",
+                        k.reassignment_ratio
+                    ),
+                );
+            }
+            let l = &f.lda;
+            for (name, v) in [
+                ("lda.doc_topic_prior", l.doc_topic_prior),
+                ("lda.topic_word_prior", l.topic_word_prior),
+            ] {
+                if let Some(v) = v.filter(|v| !(v.is_finite() && *v > 0.0)) {
+                    bad(&key(name), format!("expected a prior > 0, got {v}"));
+                }
+            }
+            for (name, v) in [
+                ("lda.max_iter", l.max_iter),
+                ("lda.batch_size", l.batch_size),
+                ("lda.max_doc_update_iter", l.max_doc_update_iter),
+            ] {
+                if v == 0 {
+                    bad(&key(name), "expected at least 1, got 0".into());
+                }
+            }
+            if !(l.learning_decay > 0.0 && l.learning_decay <= 1.0) {
+                bad(
+                    &key("lda.learning_decay"),
+                    format!("expected a decay in (0, 1], got {}", l.learning_decay),
+                );
+            }
+            for (name, v) in [
+                ("lda.learning_offset", l.learning_offset),
+                ("lda.mean_change_tol", l.mean_change_tol),
+                ("lda.perp_tol", l.perp_tol),
+            ] {
+                if !(v.is_finite() && v >= 0.0) {
+                    bad(&key(name), format!("expected a finite value ≥ 0, got {v}"));
+                }
+            }
+        }
+        if self.factors.iter().any(|f| f.features.is_frame_level()) {
+            let ff = &self.factor_frontend;
+            for (name, v) in [
+                ("fmin", Some(ff.fmin)),
+                ("fmax", ff.fmax),
+                ("power", Some(ff.power)),
+                ("amin", Some(ff.amin)),
+                ("reference", Some(ff.reference)),
+                ("top_db", ff.top_db),
+            ] {
+                if let Some(v) = v.filter(|v| !v.is_finite()) {
+                    bad(
+                        &format!("factor_frontend.{name}"),
+                        format!("expected a finite number, got {v}"),
+                    );
+                }
+            }
+            check_frontend("factor_frontend", ff, bad);
+            if ff.sample_rate != self.frontend.sample_rate {
+                bad("factor_frontend.sample_rate", format!("expected the front end's rate {} Hz (audio is decoded once, at that rate), got {}", self.frontend.sample_rate, ff.sample_rate));
+            }
+        }
     }
 
     /// The resolved spec as TOML: every default written out. Its hash identifies the spec.
@@ -791,6 +1075,84 @@ impl ExperimentSpec {
     /// Split seed after resolution.
     pub fn split_seed(&self) -> u64 {
         self.split.seed.unwrap_or(self.seed)
+    }
+}
+
+/// The checks every front end gets (`[frontend]` and `[factor_frontend]`).
+fn check_frontend(prefix: &str, f: &FrontendSpec, bad: &mut dyn FnMut(&str, String)) {
+    if f.sample_rate < 8000 {
+        bad(
+            &format!("{prefix}.sample_rate"),
+            format!("expected at least 8000 Hz, got {}", f.sample_rate),
+        );
+    }
+    if f.n_fft < 16 || !f.n_fft.is_multiple_of(2) {
+        bad(
+            &format!("{prefix}.n_fft"),
+            format!("expected an even FFT size ≥ 16, got {}", f.n_fft),
+        );
+    }
+    if f.hop_length == 0 {
+        bad(
+            &format!("{prefix}.hop_length"),
+            "expected a hop of at least 1 sample, got 0".into(),
+        );
+    }
+    if f.n_mels == 0 || f.n_mels > f.n_fft / 2 + 1 {
+        bad(
+            &format!("{prefix}.n_mels"),
+            format!(
+                "expected 1 ≤ n_mels ≤ n_fft/2+1 = {}, got {}",
+                f.n_fft / 2 + 1,
+                f.n_mels
+            ),
+        );
+    }
+    let nyquist = f.sample_rate as f64 / 2.0;
+    let fmax = f.fmax.unwrap_or(nyquist);
+    if fmax > nyquist || fmax <= f.fmin || f.fmin < 0.0 {
+        bad(
+            &format!("{prefix}.fmax"),
+            format!(
+                "expected 0 ≤ fmin < fmax ≤ Nyquist ({nyquist} Hz), got fmin {} and fmax {fmax}",
+                f.fmin
+            ),
+        );
+    }
+    if !(f.power == 1.0 || f.power == 2.0) {
+        bad(
+            &format!("{prefix}.power"),
+            format!("expected 1 (magnitude) or 2 (power), got {}", f.power),
+        );
+    }
+    if f.reference.is_nan() || f.reference <= 0.0 {
+        bad(
+            &format!("{prefix}.reference"),
+            format!("expected a dB reference > 0, got {}", f.reference),
+        );
+    }
+    if f.amin <= 0.0 {
+        bad(
+            &format!("{prefix}.amin"),
+            format!("expected amin > 0, got {}", f.amin),
+        );
+    }
+    if let Some(t) = f.top_db {
+        if t <= 0.0 {
+            bad(
+                &format!("{prefix}.top_db"),
+                format!("expected top_db > 0, got {t}"),
+            );
+        }
+    }
+    if f.n_mfcc == 0 || f.n_mfcc > f.n_mels {
+        bad(
+            &format!("{prefix}.n_mfcc"),
+            format!(
+                "expected 1 ≤ n_mfcc ≤ n_mels = {}, got {}",
+                f.n_mels, f.n_mfcc
+            ),
+        );
     }
 }
 
@@ -839,12 +1201,38 @@ fn snippet(text: &str, line: usize, column: usize) -> String {
 /// table, or of the table header for a whole section. A best-effort textual scan, good for
 /// the ordinary hand-written spec; `None` when the key is absent (a default was used).
 pub fn locate_key(text: &str, dotted: &str) -> Option<(usize, usize)> {
+    let (exact, headers) = scan_keys(text, dotted);
+    if exact.is_some() {
+        return exact;
+    }
+    // The key itself is not written (a default, or an inline table): point at the closest
+    // enclosing table that is.
+    let mut path = dotted;
+    loop {
+        if let Some(at) = headers.get(path) {
+            return Some(*at);
+        }
+        path = path.rsplit_once('.')?.0;
+    }
+}
+
+/// Whether `dotted` is written in `text` as a `key = value` line.
+fn key_written(text: &str, dotted: &str) -> bool {
+    scan_keys(text, dotted).0.is_some()
+}
+
+type Headers = std::collections::HashMap<String, (usize, usize)>;
+
+/// Where `dotted` is written as `key =`, and where every table header is.
+fn scan_keys(text: &str, dotted: &str) -> (Option<(usize, usize)>, Headers) {
     let (table, leaf) = match dotted.rsplit_once('.') {
         Some((t, l)) => (t, l),
         None => ("", dotted),
     };
     let mut current = String::new();
-    let mut header_of_dotted: Option<(usize, usize)> = None;
+    // Where each table's header is; entries of arrays of tables are `name[i]`.
+    let mut headers = Headers::default();
+    let mut arrays: std::collections::HashMap<String, usize> = Default::default();
     for (i, raw) in text.lines().enumerate() {
         let trimmed = raw.trim_start();
         let indent = raw.len() - trimmed.len();
@@ -855,21 +1243,33 @@ pub fn locate_key(text: &str, dotted: &str) -> Option<(usize, usize)> {
                 .next()
                 .unwrap_or("")
                 .trim();
-            current = name.to_string();
-            if current == dotted {
-                header_of_dotted = Some((i + 1, indent + 1));
-            }
+            current = if rest.starts_with('[') {
+                let n = arrays.entry(name.to_string()).or_insert(0);
+                *n += 1;
+                format!("{name}[{}]", *n - 1)
+            } else {
+                // `[factors.kmeans]` after `[[factors]]` belongs to the latest entry.
+                match name.split_once('.') {
+                    Some((head, tail)) if arrays.contains_key(head) => {
+                        format!("{head}[{}].{tail}", arrays[head] - 1)
+                    }
+                    _ => name.to_string(),
+                }
+            };
+            headers
+                .entry(current.clone())
+                .or_insert((i + 1, indent + 1));
             continue;
         }
         if current == table {
             if let Some((k, _)) = trimmed.split_once('=') {
                 if k.trim().trim_matches('"') == leaf {
-                    return Some((i + 1, indent + 1));
+                    return (Some((i + 1, indent + 1)), headers);
                 }
             }
         }
     }
-    header_of_dotted
+    (None, headers)
 }
 
 impl fmt::Display for Problem {

@@ -134,6 +134,15 @@ fn now() -> String {
 
 impl Store {
     /// Open (creating if needed) the store at `path` and bring its schema up to date.
+    /// Where a run's files go (checkpoints, predictions, factor tables): `<db dir>/<run id>/`.
+    pub fn run_dir(&self, run: RunId) -> PathBuf {
+        self.path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .join(run.0.to_string())
+    }
+
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {

@@ -7,6 +7,8 @@
 //! the rest go on. Memory stays bounded: a worker holds one clip at a time, and only the
 //! small track vectors are kept.
 
+pub mod frames;
+
 use crate::audio::chroma::ChromaFilterbank;
 use crate::audio::delta::{delta, first_difference};
 use crate::audio::descriptors::{DescriptorExtractor, DescriptorParams};
@@ -100,11 +102,7 @@ impl FeatureStage {
     }
 
     pub fn key(&self, identity: &str) -> CacheKey {
-        CacheKey::new(
-            STAGE,
-            STAGE_VERSION,
-            &[identity.as_bytes(), self.params_text.as_bytes()],
-        )
+        self.stage_key(STAGE, STAGE_VERSION, identity)
     }
 
     /// Every frame-level feature of a clip.
@@ -135,6 +133,40 @@ impl FeatureStage {
             descriptors: self.descriptors.summarise(samples),
             seconds: samples.len() as f64 / self.frontend.sample_rate as f64,
         }
+    }
+
+    /// A track's samples at the front end's rate, or why there are none to analyse.
+    pub fn samples(&self, dataset: &Dataset, track: &Track) -> Result<Vec<f32>, String> {
+        let clip = dataset
+            .audio
+            .load(track)
+            .map_err(|AudioError::Unavailable { reason, .. }| reason)?;
+        if clip.sample_rate != self.frontend.sample_rate {
+            return Err(format!(
+                "audio is {} Hz but the front end expects {} Hz",
+                clip.sample_rate, self.frontend.sample_rate
+            ));
+        }
+        if clip.samples.is_empty() {
+            return Err("no audio samples".into());
+        }
+        if clip.samples.len() < self.frontend.n_fft && !self.frontend.center {
+            return Err(format!(
+                "{} samples is shorter than one analysis frame ({} samples)",
+                clip.samples.len(),
+                self.frontend.n_fft
+            ));
+        }
+        Ok(clip.samples)
+    }
+
+    /// The cache key of `identity` in another stage computed from these settings.
+    pub fn stage_key(&self, stage: &str, version: u32, identity: &str) -> CacheKey {
+        CacheKey::new(
+            stage,
+            version,
+            &[identity.as_bytes(), self.params_text.as_bytes()],
+        )
     }
 
     fn one(
@@ -169,24 +201,8 @@ impl FeatureStage {
                 ));
             }
         }
-        let clip = dataset.audio.load(track).map_err(reason)?;
-        if clip.sample_rate != self.frontend.sample_rate {
-            return Err(format!(
-                "audio is {} Hz but the front end expects {} Hz",
-                clip.sample_rate, self.frontend.sample_rate
-            ));
-        }
-        if clip.samples.is_empty() {
-            return Err("no audio samples".into());
-        }
-        let (e, log_mel) = self.compute(&clip.samples);
-        if log_mel.frames == 0 {
-            return Err(format!(
-                "{} samples is shorter than one analysis frame ({} samples)",
-                clip.samples.len(),
-                self.frontend.n_fft
-            ));
-        }
+        let samples = self.samples(dataset, track)?;
+        let (e, log_mel) = self.compute(&samples);
         if let (Some(c), Some(k)) = (cache, &key) {
             // The log-mel first, the vectors last: the vectors mark the entry complete.
             let written = c
@@ -350,26 +366,9 @@ pub fn export(
         .par_iter()
         .map(|t| {
             let r = (|| {
-                let clip = dataset
-                    .audio
-                    .load(t)
-                    .map_err(|AudioError::Unavailable { reason, .. }| reason)?;
-                if clip.sample_rate != stage.frontend.sample_rate || clip.samples.is_empty() {
-                    return Err(format!(
-                        "audio is {} Hz with {} samples; the front end expects {} Hz",
-                        clip.sample_rate,
-                        clip.samples.len(),
-                        stage.frontend.sample_rate
-                    ));
-                }
-                let f = stage.frames(&clip.samples);
-                if f.log_mel.frames == 0 {
-                    return Err(format!(
-                        "{} samples is shorter than one analysis frame",
-                        clip.samples.len()
-                    ));
-                }
-                let e = stage.track_vectors(&f.mfcc, &clip.samples);
+                let samples = stage.samples(dataset, t)?;
+                let f = stage.frames(&samples);
+                let e = stage.track_vectors(&f.mfcc, &samples);
                 let dir = out.join(format!("{:06}", t.id.0));
                 let mut files: Vec<(&str, Vec<u8>)> = vec![
                     (

@@ -1,0 +1,163 @@
+//! Frame-level factor inputs: each track's MFCC, dMFCC and chroma frames under the factor
+//! front end, in the stage cache as one f32 entry per track (`frames/<key>.fr`), and read
+//! back memory-mapped, so that K-Means can stream over any number of frames.
+
+use super::FeatureStage;
+use crate::cache::{encode_frames, frame_parts, CacheKey, EntryBytes, StageCache};
+use crate::data::{Dataset, TrackId};
+use crate::factors::vectors::BlockVectors;
+use rayon::prelude::*;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+pub const FRAMES_STAGE: &str = "frames";
+/// Bumped whenever the stored frames change for the same inputs.
+pub const FRAMES_VERSION: u32 = 1;
+
+/// The matrices of a frames entry, in file order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    Mfcc = 0,
+    Dmfcc = 1,
+    Chroma = 2,
+}
+
+/// Shared bytes of one entry, seen as a byte slice by [`BlockVectors`].
+#[derive(Clone)]
+pub struct SharedBytes(Arc<EntryBytes>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        (*self.0).as_ref()
+    }
+}
+
+/// One track's frame matrices.
+pub struct TrackFrames {
+    bytes: SharedBytes,
+    parts: Vec<(usize, usize, Range<usize>)>,
+    /// The cache key: what the frames were computed from.
+    pub key: CacheKey,
+}
+
+impl TrackFrames {
+    pub fn frames(&self, kind: FrameKind) -> usize {
+        self.parts[kind as usize].0
+    }
+}
+
+/// Frame matrices of every track of a dataset (`None` for skipped tracks).
+pub struct FrameSet {
+    pub tracks: Vec<Option<TrackFrames>>,
+    pub skipped: Vec<(TrackId, String)>,
+    pub cache_hits: usize,
+    pub computed: usize,
+}
+
+impl FrameSet {
+    /// Width of `kind`'s frames (`None` when no track has frames).
+    pub fn bins(&self, kind: FrameKind) -> Option<usize> {
+        self.tracks
+            .iter()
+            .flatten()
+            .next()
+            .map(|t| t.parts[kind as usize].1)
+    }
+
+    /// The frames of `kind` of the given dataset positions (skipped ones contribute no
+    /// block), as one row set; block `i` is the `i`-th track that has frames.
+    pub fn vectors(&self, kind: FrameKind, tracks: &[usize]) -> BlockVectors<SharedBytes> {
+        let dim = self.bins(kind).unwrap_or(1);
+        let blocks = tracks
+            .iter()
+            .filter_map(|&i| self.tracks[i].as_ref())
+            .map(|t| (t.bytes.clone(), t.parts[kind as usize].2.clone()))
+            .collect();
+        BlockVectors::new(dim, blocks)
+    }
+}
+
+/// Compute (or read from `cache`) the frames of every track, in parallel.
+pub fn extract_frames(dataset: &Dataset, stage: &FeatureStage, cache: &StageCache) -> FrameSet {
+    let pb = crate::progress::bar(dataset.tracks.len() as u64, "frames");
+    let hits = AtomicUsize::new(0);
+    let results: Vec<Result<TrackFrames, String>> = dataset
+        .tracks
+        .par_iter()
+        .map(|track| {
+            let r = (|| {
+                let identity = dataset
+                    .audio
+                    .identity(track)
+                    .map_err(|crate::data::AudioError::Unavailable { reason, .. }| reason)?;
+                let key = stage.stage_key(FRAMES_STAGE, FRAMES_VERSION, &identity);
+                if let Some(map) = cache.map(FRAMES_STAGE, &key, "fr") {
+                    if let Some(parts) = frame_parts(&map).filter(|p| p.len() == 3) {
+                        hits.fetch_add(1, Ordering::Relaxed);
+                        return Ok(TrackFrames {
+                            bytes: SharedBytes(Arc::new(EntryBytes::Mapped(map))),
+                            parts,
+                            key,
+                        });
+                    }
+                }
+                let samples = stage.samples(dataset, track)?;
+                let f = stage.frames(&samples);
+                let bytes = encode_frames(&[
+                    (f.mfcc.frames, f.mfcc.bins, &f.mfcc.data),
+                    (f.dmfcc.frames, f.dmfcc.bins, &f.dmfcc.data),
+                    (f.chroma.frames, f.chroma.bins, &f.chroma.data),
+                ]);
+                let parts = frame_parts(&bytes).expect("entries we encode parse");
+                // Served mapped from the cache when it can be written; else kept in hand.
+                let stored = cache
+                    .write(FRAMES_STAGE, &key, "fr", &bytes)
+                    .map_err(|e| {
+                        tracing::warn!(
+                            "cannot write the frame cache under {}: {e}",
+                            cache.root().display()
+                        )
+                    })
+                    .ok()
+                    .and_then(|_| cache.map(FRAMES_STAGE, &key, "fr"));
+                let bytes = match stored {
+                    Some(map) => EntryBytes::Mapped(map),
+                    None => EntryBytes::Owned(bytes),
+                };
+                Ok(TrackFrames {
+                    bytes: SharedBytes(Arc::new(bytes)),
+                    parts,
+                    key,
+                })
+            })();
+            pb.inc(1);
+            r
+        })
+        .collect();
+    pb.finish_and_clear();
+    let mut set = FrameSet {
+        tracks: Vec::with_capacity(results.len()),
+        skipped: Vec::new(),
+        cache_hits: hits.into_inner(),
+        computed: 0,
+    };
+    for (track, r) in dataset.tracks.iter().zip(results) {
+        match r {
+            Ok(t) => set.tracks.push(Some(t)),
+            Err(reason) => {
+                tracing::warn!(track = %track.id, "no frames: {reason}");
+                set.skipped.push((track.id, reason));
+                set.tracks.push(None);
+            }
+        }
+    }
+    set.computed = set.tracks.iter().flatten().count() - set.cache_hits;
+    tracing::info!(
+        "frame cache: {} of {} tracks served from the cache, {} computed",
+        set.cache_hits,
+        set.cache_hits + set.computed,
+        set.computed
+    );
+    set
+}
