@@ -35,5 +35,6 @@ pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod rng;
+pub mod simd;
 pub mod spec;
 pub mod store;

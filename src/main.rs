@@ -99,6 +99,32 @@ enum Bench {
         #[arg(long)]
         no_librosa: bool,
     },
+    /// K-Means (Lloyd) and LDA side by side with scikit-learn when python3 has it.
+    Factors {
+        /// MFCC frames to cluster.
+        #[arg(long, default_value_t = 200_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 256)]
+        clusters: usize,
+        /// K-Means fits (seeds) per tool.
+        #[arg(long, default_value_t = 3)]
+        seeds: usize,
+        /// LDA documents (artists).
+        #[arg(long, default_value_t = 1000)]
+        docs: usize,
+        #[arg(long, default_value_t = 1024)]
+        vocab: usize,
+        #[arg(long, default_value_t = 40)]
+        topics: usize,
+        #[arg(long, default_value_t = 10)]
+        lda_iter: usize,
+        /// Online instead of batch variational Bayes.
+        #[arg(long)]
+        online: bool,
+        /// Skip the scikit-learn comparison.
+        #[arg(long)]
+        no_sklearn: bool,
+    },
     /// Parse a generated tracks.csv of FMA's full size (106,574 rows).
     Metadata {
         #[arg(long, default_value_t = 106_574)]
@@ -166,6 +192,39 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Bench {
             what: Bench::Metadata { rows },
         } => bench_metadata(rows),
+        Command::Bench {
+            what:
+                Bench::Factors {
+                    rows,
+                    clusters,
+                    seeds,
+                    docs,
+                    vocab,
+                    topics,
+                    lda_iter,
+                    online,
+                    no_sklearn,
+                },
+        } => {
+            let dir = tempfile_dir()?;
+            let report = agf::bench::factors(
+                &dir,
+                &agf::bench::FactorBench {
+                    rows,
+                    clusters,
+                    seeds,
+                    docs,
+                    vocab,
+                    topics,
+                    lda_iter,
+                    online,
+                    sklearn: !no_sklearn,
+                },
+            );
+            std::fs::remove_dir_all(&dir).ok();
+            print!("{}", report.map_err(anyhow::Error::msg)?);
+            Ok(())
+        }
         Command::Bench {
             what:
                 Bench::Frontend {

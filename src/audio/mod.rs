@@ -27,14 +27,9 @@ use crate::spec::FrontendSpec;
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    {
-        use std::sync::OnceLock;
-        static AVX2: OnceLock<bool> = OnceLock::new();
-        if *AVX2.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
-        {
-            // Safety: the features were detected on this processor.
-            return unsafe { dot_avx2(a, b) };
-        }
+    if crate::simd::avx2_fma() {
+        // Safety: the features were detected on this processor.
+        return unsafe { dot_avx2(a, b) };
     }
     dot_portable(a, b)
 }

@@ -2,12 +2,12 @@
 //! iterations and mini-batch updates (Sculley 2010, with scikit-learn's centre reassignment
 //! and early stopping), best of `n_init` runs.
 //!
-//! The costly step, nearest centres for a block of rows, runs on candle tensors (CPU, or
-//! CUDA when built with it): ‖x−c‖² = ‖x‖² + (‖c‖² − 2x·c), one matrix product per block.
-//! Rows are read from a [`Vectors`] in blocks, so Lloyd streams over memory-mapped frame
+//! The costly step, nearest centres for a block of rows, runs on candle tensors on a CUDA
+//! device and in a fused kernel on the CPU ([`super::nearest`]). Rows are read from a [`Vectors`] in blocks, so Lloyd streams over memory-mapped frame
 //! caches of any size; centre updates are small and stay on the host. Block results are
 //! combined in block order, so a fit does not depend on the thread count.
 
+use super::nearest::{sq_norm, Nearest};
 use super::vectors::Vectors;
 use super::FactorError;
 use crate::rng::Rng;
@@ -82,51 +82,13 @@ pub struct KMeansFit {
     pub rows: usize,
 }
 
-/// Nearest-centre search for one set of centres, prepared on the device.
-struct Nearest {
-    device: Device,
-    /// −2·Cᵀ (`dim × clusters`) and ‖c‖² (`1 × clusters`).
-    neg2_ct: Tensor,
-    c_sq: Tensor,
-    dim: usize,
-}
-
-impl Nearest {
-    fn new(c: &[f32], dim: usize, device: &Device) -> candle_core::Result<Self> {
-        let k = c.len() / dim;
-        let centres = Tensor::from_slice(c, (k, dim), device)?;
-        let c_sq: Vec<f32> = c.chunks_exact(dim).map(sq_norm).collect();
-        Ok(Nearest {
-            device: device.clone(),
-            neg2_ct: (centres.t()? * -2.0)?.contiguous()?,
-            c_sq: Tensor::from_vec(c_sq, (1, k), device)?,
-            dim,
-        })
+/// Rows per block: on a device, the block's distance matrix stays near 16 MB whatever the
+/// cluster count; the CPU kernel needs no matrix.
+fn block_rows(clusters: usize, device: &Device) -> usize {
+    match device {
+        Device::Cpu => 4096,
+        _ => ((1usize << 22) / clusters.max(1)).clamp(256, 1 << 16),
     }
-
-    /// Labels and squared distances of `rows`.
-    fn assign(&self, rows: &[f32]) -> candle_core::Result<(Vec<u32>, Vec<f32>)> {
-        let n = rows.len() / self.dim;
-        let x = Tensor::from_slice(rows, (n, self.dim), &self.device)?;
-        let partial = x.matmul(&self.neg2_ct)?.broadcast_add(&self.c_sq)?;
-        let labels = partial.argmin(1)?.to_vec1::<u32>()?;
-        let best = partial.min(1)?.to_vec1::<f32>()?;
-        let dist = rows
-            .chunks_exact(self.dim)
-            .zip(best)
-            .map(|(r, b)| (sq_norm(r) + b).max(0.0))
-            .collect();
-        Ok((labels, dist))
-    }
-}
-
-fn sq_norm(v: &[f32]) -> f32 {
-    v.iter().map(|x| x * x).sum()
-}
-
-/// Rows per block: the block's distance matrix stays near 16 MB whatever the cluster count.
-fn block_rows(clusters: usize) -> usize {
-    ((1usize << 22) / clusters.max(1)).clamp(256, 1 << 16)
 }
 
 /// One full pass: every row's label, plus (if asked) per-cluster sums and counts.
@@ -149,7 +111,7 @@ fn full_pass(
     let d = data.dim();
     let k = centroids.len() / d;
     let nearest = Nearest::new(centroids, d, device)?;
-    let block = block_rows(k);
+    let block = block_rows(k, device);
     let n = data.len();
     let blocks: Vec<usize> = (0..n).step_by(block).collect();
     let mut pass = Pass {
@@ -235,27 +197,39 @@ fn kmeans_plus_plus(
         let cand_rows: Vec<f32> = cands.iter().flat_map(|&c| row(c).to_vec()).collect();
         let cand_sq: Vec<f32> = cand_rows.chunks_exact(dim).map(sq_norm).collect();
         let ct = Tensor::from_slice(&cand_rows, (trials, dim), device)?.t()?;
-        // m × trials dot products.
-        let dots = x.matmul(&ct)?.to_vec2::<f32>()?;
-        let mut best: Option<(f64, usize)> = None;
-        for j in 0..trials {
-            let pot: f64 = dots
-                .iter()
-                .zip(&x_sq)
-                .zip(&closest)
-                .map(|((d, xs), c)| ((xs + cand_sq[j] - 2.0 * d[j]).max(0.0) as f64).min(*c))
-                .sum();
-            if best.is_none_or(|(b, _)| pot < b) {
-                best = Some((pot, j));
+        // m × trials dot products, row-major.
+        let dots = x.matmul(&ct)?.flatten_all()?.to_vec1::<f32>()?;
+        let dist = |i: usize, j: usize| {
+            (x_sq[i] + cand_sq[j] - 2.0 * dots[i * trials + j]).max(0.0) as f64
+        };
+        // The potential each candidate would leave, summed in fixed chunks (thread-count
+        // independent).
+        let partial: Vec<Vec<f64>> = (0..m)
+            .into_par_iter()
+            .chunks(4096)
+            .map(|idx| {
+                let mut p = vec![0f64; trials];
+                for i in idx {
+                    for (j, pj) in p.iter_mut().enumerate() {
+                        *pj += dist(i, j).min(closest[i]);
+                    }
+                }
+                p
+            })
+            .collect();
+        let mut pots = vec![0f64; trials];
+        for p in &partial {
+            for (a, b) in pots.iter_mut().zip(p) {
+                *a += b;
             }
         }
-        let (_, j) = best.expect("at least two trials");
-        for (i, c) in closest.iter_mut().enumerate() {
-            let d = (x_sq[i] + cand_sq[j] - 2.0 * dots[i][j]).max(0.0) as f64;
-            if d < *c {
-                *c = d;
-            }
-        }
+        let j = (0..trials)
+            .min_by(|&a, &b| pots[a].total_cmp(&pots[b]).then(a.cmp(&b)))
+            .expect("at least two trials");
+        closest
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(i, c)| *c = c.min(dist(i, j)));
         centres.extend_from_slice(row(cands[j]));
     }
     Ok(centres)
@@ -367,9 +341,11 @@ fn lloyd(
     let k = p.clusters;
     let tol = p.tol * mean_variance(data);
     let size = p.init_size.map(|s| s.max(3 * k));
+    let started = std::time::Instant::now();
     let sample = init_sample(data, size, rng);
     let mut centres = kmeans_plus_plus(&sample, d, k, rng, device)?;
     drop(sample);
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "k-means++");
     let mut labels: Vec<u32> = Vec::new();
     let mut iterations = 0;
     let mut converged = false;

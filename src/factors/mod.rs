@@ -9,6 +9,7 @@
 pub mod bags;
 pub mod kmeans;
 pub mod lda;
+pub mod nearest;
 pub mod special;
 pub mod stage;
 pub mod table;

@@ -13,6 +13,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod factors;
+pub use factors::{factors, FactorBench};
+
 /// librosa's side, timed on the same files; prints one JSON line.
 const LIBROSA_SCRIPT: &str = r#"
 import json, resource, sys, time
@@ -40,7 +43,7 @@ out["librosa"] = librosa.__version__
 print(json.dumps(out))
 "#;
 
-fn peak_rss_mb() -> Option<f64> {
+pub(crate) fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace()

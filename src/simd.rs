@@ -1,0 +1,17 @@
+//! Run-time CPU feature checks, so that one portable binary uses AVX2 and FMA where the
+//! processor has them (hot loops are compiled twice: portable and `avx2,fma`).
+
+/// Whether this processor has AVX2 and FMA (checked once).
+#[inline]
+pub fn avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static AVX2: OnceLock<bool> = OnceLock::new();
+        *AVX2.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
