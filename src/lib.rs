@@ -12,13 +12,16 @@
 //! | [`rng`] | the seeded generator every random draw comes from |
 //! | [`data`] | tracks, artists, albums, genres; the [`data::synth`] world; [`data::split`] strategies |
 //! | [`audio`] | STFT, mel filterbank, dB, MFCC, track-level statistics |
-//! | [`features`] | the parallel feature stage over a dataset, skipping bad tracks |
+//! | [`features`] | the parallel feature stage over a dataset, skipping bad tracks; frame-level factor inputs |
 //! | [`cache`] | content-addressed stage outputs under `runs/cache/`, written atomically |
+//! | [`factors`] | Artist Group Factors: K-Means dictionaries, artist bags of words, LDA, AGF tables |
 //! | [`models`] | models and their training loops (candle), reporting through callbacks |
-//! | [`eval`] | metrics: log loss, macro-F1, accuracy, per-class, confusion |
+//! | [`eval`] | metrics: log loss, macro-F1, accuracy, per-class, confusion; NMI of clusterings |
 //! | [`store`] | the SQLite run store (the only SQL) |
 //! | [`report`] | HTML reports with plotters charts |
 //! | [`pipeline`] | one run, stage by stage, recorded in the store |
+//! | [`bench`] | throughput against librosa and scikit-learn, printed, never asserted |
+//! | [`simd`] | run-time CPU feature checks for the hand-vectorised loops |
 //!
 //! The binary (`src/main.rs`) only parses arguments and calls one of these per subcommand.
 

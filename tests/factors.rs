@@ -208,6 +208,19 @@ kmeans = { batch_size = 256, max_iter = 3 }
             .unwrap();
         assert_eq!(stored, a.summary.lda.perplexity);
     }
+    // The report lists each factor of each run with its numbers.
+    let out = dir.path().join("report");
+    agf::report::write_report(&store, &out).unwrap();
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let timbre = &first.factors[1].summary;
+    let row = format!(
+        "<td class=\"l\">timbre</td><td>32</td><td>6</td><td>{:.2}</td>",
+        timbre.lda.perplexity
+    );
+    assert!(
+        html.contains("Artist Group Factors") && html.contains(&row),
+        "{row} not in the report"
+    );
     // Every track row holds its artist's vector.
     let f = &first.factors[1];
     let tracks = std::fs::read_to_string(f.dir.join("tracks.csv")).unwrap();

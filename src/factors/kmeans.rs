@@ -413,7 +413,18 @@ fn relocate_empty(
         let c = &centres[l as usize * d..(l as usize + 1) * d];
         far.push((row.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum(), i));
     }
-    far.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    // Only the farthest few matter: partition them out, then order just those.
+    let order = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    let m = empty.len().min(far.len());
+    if m < far.len() {
+        far.select_nth_unstable_by(m, order);
+        far.truncate(m);
+    }
+    far.sort_by(order);
+    tracing::debug!(
+        empty = empty.len(),
+        "K-Means: empty clusters moved to the farthest rows"
+    );
     for (&c, &(_, i)) in empty.iter().zip(&far) {
         data.copy_rows(i, &mut next[c * d..(c + 1) * d]);
     }

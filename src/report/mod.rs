@@ -133,6 +133,28 @@ pub fn write_report(store: &Store, out: &Path) -> Result<ReportOutput, ReportErr
         )),
         None => html.push_str("<p>No finished run yet: no confusion matrix.</p>\n"),
     }
+    let factors = store.factor_summaries()?;
+    if !factors.is_empty() {
+        html.push_str("<h2>Artist Group Factors</h2>\n<p>NMI: agreement of each artist's largest topic with the latent artist group (generated worlds only). Perplexity: scikit-learn's bound on the fitted bags; held-out: on the artists left out of the fit.</p>\n");
+        html.push_str("<table><tr><th>run</th><th class=\"l\">factor</th><th>words</th><th>topics</th><th>perplexity</th><th>held-out perplexity</th><th>NMI</th></tr>\n");
+        let num = |v: Option<f64>, digits: usize| {
+            v.map(|x| format!("{x:.digits$}"))
+                .unwrap_or_else(|| "—".into())
+        };
+        for f in &factors {
+            html.push_str(&format!(
+                "<tr><td>{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                f.run,
+                escape(&f.factor),
+                f.vocabulary.map(|v| v.to_string()).unwrap_or_default(),
+                f.topics.map(|v| v.to_string()).unwrap_or_default(),
+                num(f.perplexity, 2),
+                num(f.held_out_perplexity, 2),
+                num(f.nmi_artist_group, 3),
+            ));
+        }
+        html.push_str("</table>\n");
+    }
     html.push_str("</body></html>\n");
     let index = out.join("index.html");
     write_atomic(&index, html.as_bytes())?;

@@ -122,6 +122,18 @@ pub struct StoredConfusion {
     pub matrix: Vec<Vec<usize>>,
 }
 
+/// One factor of one run, as the report lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FactorRow {
+    pub run: RunId,
+    pub factor: String,
+    pub perplexity: Option<f64>,
+    pub held_out_perplexity: Option<f64>,
+    pub nmi_artist_group: Option<f64>,
+    pub vocabulary: Option<usize>,
+    pub topics: Option<usize>,
+}
+
 pub struct Store {
     rt: tokio::runtime::Runtime,
     pool: SqlitePool,
@@ -409,6 +421,38 @@ impl Store {
                 .await
                 .map_err(self.err("reading a metric"))?;
             Ok(row.and_then(|r| r.get::<Option<f64>, _>(0)))
+        })
+    }
+
+    /// Every factor's headline numbers: (run, factor name, perplexity, held-out perplexity,
+    /// NMI with the latent groups), newest run first.
+    pub fn factor_summaries(&self) -> Result<Vec<FactorRow>, StoreError> {
+        self.rt.block_on(async {
+            let rows = sqlx::query(
+                "SELECT run_id, substr(model, 5) AS factor,
+                        max(CASE WHEN name = 'perplexity' THEN value END),
+                        max(CASE WHEN name = 'held_out_perplexity' THEN value END),
+                        max(CASE WHEN name = 'nmi_artist_group' THEN value END),
+                        max(CASE WHEN name = 'vocabulary' THEN value END),
+                        max(CASE WHEN name = 'topics' THEN value END)
+                 FROM metrics WHERE model LIKE 'agf.%' AND split = 'all'
+                 GROUP BY run_id, model ORDER BY run_id DESC, model",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading factor summaries"))?;
+            Ok(rows
+                .iter()
+                .map(|r| FactorRow {
+                    run: r.get(0),
+                    factor: r.get(1),
+                    perplexity: r.get(2),
+                    held_out_perplexity: r.get(3),
+                    nmi_artist_group: r.get(4),
+                    vocabulary: r.get::<Option<f64>, _>(5).map(|v| v as usize),
+                    topics: r.get::<Option<f64>, _>(6).map(|v| v as usize),
+                })
+                .collect())
         })
     }
 
