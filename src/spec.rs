@@ -378,7 +378,8 @@ pub struct KMeansSpec {
     /// 0 = off).
     pub tol: Option<f64>,
     pub batch_size: usize,
-    /// Rows drawn for k-means++ (omitted: all rows for Lloyd, 3 × batch_size for mini-batch).
+    /// Rows drawn for k-means++ (omitted: all rows up to 262,144 for Lloyd, 3 × batch_size
+    /// for mini-batch).
     pub init_size: Option<usize>,
     pub reassignment_ratio: f64,
     pub max_no_improvement: usize,

@@ -358,9 +358,32 @@ strategy = "official"
 [model]
 kind = "logreg"
 epochs = 150
+[[factors]]
+name = "fmafeat"
+features = "fma_features"
+clusters = 8
+topics = 4
+[[factors]]
+name = "tags"
+features = "subgenre"
+topics = 4
 "#,
         dir.path().display()
     );
+    // A features.csv in FMA's layout (three header rows, then `track_id`) for every track.
+    let mut csv = String::from(
+        "feature,mfcc,mfcc,zcr\nstatistics,mean,std,mean\nnumber,01,01,01\ntrack_id,,,\n",
+    );
+    for (i, t) in world.dataset().tracks.iter().enumerate() {
+        csv.push_str(&format!(
+            "{},{},{},{}\n",
+            t.id,
+            t.artist.0 % 5,
+            (i % 7) as f32 * 0.5,
+            -1.25
+        ));
+    }
+    std::fs::write(dir.path().join("fma_metadata/features.csv"), csv).unwrap();
     let (loaded, report, _) = load_dataset(
         &ExperimentSpec::parse(&text, Path::new("s.toml"))
             .unwrap()
@@ -406,6 +429,28 @@ epochs = 150
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(out.contains("0 tracks skipped"), "{out}");
-    let runs = agf::store::Store::open(&db).unwrap().list_runs().unwrap();
+    let store = agf::store::Store::open(&db).unwrap();
+    let runs = store.list_runs().unwrap();
     assert!(runs[0].log_loss.unwrap() < (4f64).ln(), "{out}");
+    // Both factors ran on the FMA layout: one row per artist in each exported table.
+    for name in ["fmafeat", "tags"] {
+        let csv = std::fs::read_to_string(
+            dir.path()
+                .join(runs[0].id.to_string())
+                .join("factors")
+                .join(name)
+                .join("artists.csv"),
+        )
+        .unwrap();
+        assert_eq!(
+            csv.lines().count() - 1,
+            world.dataset().artist_count(),
+            "{name}"
+        );
+        let words = store
+            .metric(runs[0].id, &format!("agf.{name}"), "all", "vocabulary")
+            .unwrap()
+            .unwrap();
+        assert!(words > 0.0, "{name}");
+    }
 }

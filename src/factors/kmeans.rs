@@ -28,8 +28,8 @@ pub struct KMeansParams {
     /// (scikit-learn's relative tolerance). Mini-batch: the same on one step's shift, 0 = off.
     pub tol: f64,
     pub batch_size: usize,
-    /// Rows sampled for k-means++: `None` = all rows (Lloyd) or 3·batch_size (mini-batch),
-    /// at least 3·clusters, as scikit-learn does.
+    /// Rows sampled for k-means++: `None` = all rows up to [`INIT_SAMPLE_CAP`] (Lloyd) or
+    /// 3·batch_size (mini-batch, as scikit-learn), at least 3·clusters.
     pub init_size: Option<usize>,
     /// Mini-batch: centres used less than this fraction of the busiest one are moved to
     /// random batch rows.
@@ -235,7 +235,11 @@ fn kmeans_plus_plus(
     Ok(centres)
 }
 
-/// Rows drawn (with replacement) for initialisation, or all rows in order.
+/// The largest k-means++ sample drawn when `init_size` is not given (Lloyd).
+pub const INIT_SAMPLE_CAP: usize = 1 << 18;
+
+/// Rows drawn (with replacement) for initialisation, or all rows in order when there are
+/// no more than `size`.
 fn init_sample(data: &dyn Vectors, size: Option<usize>, rng: &mut Rng) -> Vec<f32> {
     let d = data.dim();
     let n = data.len();
@@ -340,7 +344,9 @@ fn lloyd(
     let d = data.dim();
     let k = p.clusters;
     let tol = p.tol * mean_variance(data);
-    let size = p.init_size.map(|s| s.max(3 * k));
+    // k-means++ needs its sample in memory: beyond 2¹⁸ rows, a sample of that size (at
+    // least 3 per centre), so that frame sets of any size stream.
+    let size = Some(p.init_size.unwrap_or(INIT_SAMPLE_CAP).max(3 * k));
     let started = std::time::Instant::now();
     let sample = init_sample(data, size, rng);
     let mut centres = kmeans_plus_plus(&sample, d, k, rng, device)?;
