@@ -197,28 +197,51 @@ pub fn frame_parts(bytes: &[u8]) -> Option<Vec<(usize, usize, std::ops::Range<us
         return None;
     }
     let n = u32_at(8)?;
+    // A damaged header must not make us allocate or index beyond the file.
+    if n > bytes.len().saturating_sub(12) / 8 {
+        return None;
+    }
     let mut pos = 12 + 8 * n;
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let (frames, bins) = (u32_at(12 + 8 * i)?, u32_at(16 + 8 * i)?);
-        let end = pos.checked_add(4 * frames.checked_mul(bins)?)?;
+        let end = pos.checked_add(frames.checked_mul(bins)?.checked_mul(4)?)?;
         out.push((frames, bins, pos..end));
         pos = end;
     }
     (pos == bytes.len()).then_some(out)
 }
 
-/// Bytes of a cache entry: memory-mapped, or in hand when the entry could not be written.
+/// Bytes of a cache entry: memory-mapped, read from the file on demand (past the process's
+/// budget of maps), or in hand when the entry could not be written.
 pub enum EntryBytes {
     Mapped(memmap2::Mmap),
+    File(PathBuf),
     Owned(Vec<u8>),
 }
 
-impl AsRef<[u8]> for EntryBytes {
-    fn as_ref(&self) -> &[u8] {
+impl EntryBytes {
+    /// `len` bytes from `offset`.
+    pub fn read(&self, offset: usize, len: usize, out: &mut dyn FnMut(&[u8])) {
         match self {
-            EntryBytes::Mapped(m) => m,
-            EntryBytes::Owned(v) => v,
+            EntryBytes::Mapped(m) => out(&m[offset..offset + len]),
+            EntryBytes::Owned(v) => out(&v[offset..offset + len]),
+            EntryBytes::File(path) => {
+                use std::io::{Read, Seek, SeekFrom};
+                let mut buf = vec![0u8; len];
+                // Entries are replaced only by rename and never deleted by agf during a run.
+                let read = std::fs::File::open(path).and_then(|mut f| {
+                    f.seek(SeekFrom::Start(offset as u64))?;
+                    f.read_exact(&mut buf)
+                });
+                if let Err(e) = read {
+                    panic!(
+                        "the cache entry {} went away during the run ({e}); was the cache cleared?",
+                        path.display()
+                    );
+                }
+                out(&buf)
+            }
         }
     }
 }
@@ -264,6 +287,17 @@ mod tests {
             5.0
         );
         assert!(frame_parts(&f[..f.len() - 1]).is_none());
+        // A header claiming more matrices than the file can hold is refused, not allocated.
+        let mut lying = f.clone();
+        lying[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(frame_parts(&lying).is_none());
+        // Entries past the map budget are read from their file, with the same bytes.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.fr");
+        std::fs::write(&path, &f).unwrap();
+        let mut got = Vec::new();
+        EntryBytes::File(path).read(parts[1].2.start, 4, &mut |b| got.extend_from_slice(b));
+        assert_eq!(got, 5f32.to_le_bytes());
 
         let dir = tempfile::tempdir().unwrap();
         let cache = StageCache::new(dir.path());

@@ -34,6 +34,7 @@ pub mod factors;
 pub mod features;
 pub mod fsutil;
 pub mod models;
+pub mod nn;
 pub mod pipeline;
 pub mod progress;
 pub mod report;

@@ -259,6 +259,27 @@ fn init_sample(data: &dyn Vectors, size: Option<usize>, rng: &mut Rng) -> Vec<f3
     }
 }
 
+/// A NaN or infinity would silently become distance 0 and poison a centre: refuse it.
+pub(crate) fn check_finite(data: &dyn Vectors) -> Result<(), FactorError> {
+    let d = data.dim();
+    let n = data.len();
+    let block = 1 << 14;
+    let mut rows = Vec::new();
+    for start in (0..n).step_by(block) {
+        rows.resize(block.min(n - start) * d, 0.0);
+        data.copy_rows(start, &mut rows);
+        if let Some(i) = rows.iter().position(|x| !x.is_finite()) {
+            return Err(FactorError::Invalid(format!(
+                "vector {} (value {}) is not a finite number ({}); K-Means needs finite features",
+                start + i / d,
+                i % d,
+                rows[i]
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Mean over features of the per-feature variance (the scale of scikit-learn's `tol`).
 fn mean_variance(data: &dyn Vectors) -> f64 {
     let d = data.dim();
@@ -302,6 +323,7 @@ impl KMeans {
                 p.clusters
             )));
         }
+        check_finite(data)?;
         let mut best: Option<(KMeans, KMeansFit)> = None;
         for init in 0..p.n_init.max(1) {
             let mut rng = Rng::derive(p.seed, "kmeans.init", init as u64);
@@ -403,7 +425,8 @@ fn lloyd(
     ))
 }
 
-/// Empty clusters take the rows farthest from their centres (scikit-learn's rule).
+/// Empty clusters take the rows farthest from their centres, and those rows leave their
+/// old clusters (scikit-learn's rule); nothing moves when every row sits on its centre.
 fn relocate_empty(
     data: &dyn Vectors,
     pass: &Pass,
@@ -411,28 +434,65 @@ fn relocate_empty(
     empty: &[usize],
     next: &mut [f32],
 ) {
+    use std::cmp::Reverse;
     let d = data.dim();
     let mut row = vec![0f32; d];
-    let mut far: Vec<(f32, usize)> = Vec::with_capacity(pass.labels.len());
+    // Only the farthest few are kept while scanning: a bounded heap of (distance, row).
+    let m = empty.len();
+    let mut far: std::collections::BinaryHeap<Reverse<(OrdF32, Reverse<usize>)>> =
+        Default::default();
     for (i, &l) in pass.labels.iter().enumerate() {
         data.copy_rows(i, &mut row);
         let c = &centres[l as usize * d..(l as usize + 1) * d];
-        far.push((row.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum(), i));
+        let dist: f32 = row.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum();
+        far.push(Reverse((OrdF32(dist), Reverse(i))));
+        if far.len() > m {
+            far.pop();
+        }
     }
-    // Only the farthest few matter: partition them out, then order just those.
-    let order = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-    let m = empty.len().min(far.len());
-    if m < far.len() {
-        far.select_nth_unstable_by(m, order);
-        far.truncate(m);
+    let mut far: Vec<(f32, usize)> = far
+        .into_iter()
+        .map(|Reverse((OrdF32(x), Reverse(i)))| (x, i))
+        .collect();
+    far.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    if far.first().is_none_or(|f| f.0 <= 0.0) {
+        return;
     }
-    far.sort_by(order);
     tracing::debug!(
-        empty = empty.len(),
+        empty = m,
         "K-Means: empty clusters moved to the farthest rows"
     );
+    let mut sums = pass.sums.clone();
+    let mut counts = pass.counts.clone();
     for (&c, &(_, i)) in empty.iter().zip(&far) {
-        data.copy_rows(i, &mut next[c * d..(c + 1) * d]);
+        data.copy_rows(i, &mut row);
+        next[c * d..(c + 1) * d].copy_from_slice(&row);
+        let old = pass.labels[i] as usize;
+        if counts[old] > 1.0 {
+            counts[old] -= 1.0;
+            for j in 0..d {
+                sums[old * d + j] -= row[j] as f64;
+                next[old * d + j] = (sums[old * d + j] / counts[old]) as f32;
+            }
+        }
+    }
+}
+
+/// f32 ordered by `total_cmp`, for the heap above.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OrdF32(f32);
+
+impl Eq for OrdF32 {}
+
+impl PartialOrd for OrdF32 {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OrdF32 {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
     }
 }
 
@@ -446,7 +506,11 @@ fn mini_batch(
     let k = p.clusters;
     let n = data.len();
     let batch = p.batch_size.clamp(1, n);
-    let init = p.init_size.unwrap_or(3 * batch).max(3 * k);
+    // scikit-learn: 3 × batch, raised to 3 × k only when that is fewer than k rows.
+    let mut init = p.init_size.unwrap_or(3 * batch);
+    if init < k {
+        init = 3 * k;
+    }
     let sample = init_sample(data, Some(init), rng);
     let mut centres = kmeans_plus_plus(&sample, d, k, rng, device)?;
     drop(sample);
@@ -466,6 +530,10 @@ fn mini_batch(
         for r in rows.chunks_exact_mut(d) {
             data.copy_rows(rng.index(n), r);
         }
+        // scikit-learn decides on reassignment before the update, from the counts so far.
+        since_reassign += batch;
+        let reassign_now =
+            p.reassignment_ratio > 0.0 && (weights.contains(&0.0) || since_reassign >= 10 * k);
         let (labels, dist) = Nearest::new(&centres, d, device)?.assign(&rows)?;
         let batch_inertia: f64 = dist.iter().map(|&x| x as f64).sum::<f64>() / batch as f64;
         // Streaming means: each centre moves towards its batch rows by their share of all
@@ -490,8 +558,7 @@ fn mini_batch(
                 weights[c] = w;
             }
         }
-        since_reassign += batch;
-        if p.reassignment_ratio > 0.0 && (weights.contains(&0.0) || since_reassign >= 10 * k) {
+        if reassign_now {
             since_reassign = 0;
             reassign(
                 &mut centres,

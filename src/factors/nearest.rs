@@ -77,6 +77,9 @@ impl TensorNearest {
 
 /// The fused CPU kernel's layout: centres transposed and padded to whole groups of eight.
 pub struct CpuNearest {
+    /// The centres, row-major: the chosen centre's distance is recomputed exactly, since
+    /// ‖x‖² + ‖c‖² − 2x·c loses digits when features are large (unscaled descriptors).
+    centres: Vec<f32>,
     /// −2·Cᵀ, `dim × padded`.
     neg2_ct: Vec<f32>,
     /// ‖c‖², +∞ for padding so that it never wins.
@@ -98,6 +101,7 @@ impl CpuNearest {
             }
         }
         CpuNearest {
+            centres: c.to_vec(),
             neg2_ct,
             c_sq,
             dim,
@@ -157,12 +161,18 @@ impl CpuNearest {
                 let mut i = [0i32; LANES];
                 _mm256_storeu_ps(v.as_mut_ptr(), best_v[q]);
                 _mm256_storeu_si256(i.as_mut_ptr() as *mut __m256i, best_i[q]);
-                let (bv, bi) = reduce_lanes(&v, &i.map(|x| x as u32));
+                let (_, bi) = reduce_lanes(&v, &i.map(|x| x as u32));
                 labels[r + q] = bi;
-                dist[r + q] = (sq_norm(xs[q]) + bv).max(0.0);
+                dist[r + q] = self.exact(xs[q], bi);
             }
             r += take;
         }
+    }
+
+    #[inline(always)]
+    fn exact(&self, x: &[f32], centre: u32) -> f32 {
+        let c = &self.centres[centre as usize * self.dim..(centre as usize + 1) * self.dim];
+        x.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum()
     }
 
     /// The reference kernel, for processors without AVX2.
@@ -184,7 +194,7 @@ impl CpuNearest {
                 }
             }
             *l = best.1;
-            *dd = (sq_norm(x) + best.0).max(0.0);
+            *dd = self.exact(x, best.1);
         }
     }
 }

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub const STAGE: &str = "agf";
 /// Bumped whenever a factor's output changes for the same inputs.
-pub const STAGE_VERSION: u32 = 1;
+pub const STAGE_VERSION: u32 = 2;
 
 /// What factors read; each kind is needed only by the factors that use it.
 pub struct FactorInputs<'a> {
@@ -117,7 +117,9 @@ pub fn run_factor(
         spec.normalize,
     );
     let (table, held_out) = artist_table(&lda, &fit_bags, &all_bags)?;
-    let held_out_perplexity = (!held_out.docs.is_empty()).then(|| lda.perplexity(&held_out));
+    // Perplexity is per word: undefined when the held-out artists have no words at all.
+    let held_out_words: f64 = held_out.docs.iter().map(|d| d.total()).sum();
+    let held_out_perplexity = (held_out_words > 0.0).then(|| lda.perplexity(&held_out));
     let topic_count = spec.topics;
     let mut topic_artists = vec![0usize; topic_count];
     let mut topic_weight = vec![0f64; topic_count];
@@ -151,6 +153,20 @@ pub fn run_factor(
         fitted,
         vectors,
     };
+    let finite = out.summary.lda.perplexity.is_finite()
+        && out
+            .summary
+            .kmeans
+            .as_ref()
+            .is_none_or(|k| k.inertia.is_finite())
+        && out.vectors.iter().flatten().all(|x| x.is_finite());
+    if !finite {
+        return Err(FactorError::Invalid(format!(
+            "factor {:?} produced non-finite numbers (perplexity {}); check its features for \
+             silent or constant tracks",
+            spec.name, out.summary.lda.perplexity
+        )));
+    }
     let bytes = serde_json::to_vec(&out).expect("a factor table serialises");
     if let Err(e) = cache.write(STAGE, &key, "json", &bytes) {
         tracing::warn!(
@@ -246,6 +262,8 @@ fn track_words(
     let cluster = |fit: &dyn Vectors, all: &dyn Vectors| {
         let (scaled_fit, scaled_all);
         let (fit, all): (&dyn Vectors, &dyn Vectors) = if spec.kmeans.scale {
+            // Scaling spreads one NaN over a whole column: refuse it on the raw rows.
+            super::kmeans::check_finite(fit)?;
             let (mean, std) = Scaled::fit(fit);
             scaled_fit = Scaled {
                 inner: fit,
@@ -386,9 +404,15 @@ fn cache_key(
         }
     }
     let params = toml::to_string(spec).expect("a factor spec serialises");
+    // The vectorised and the portable kernels round differently: keep their results apart.
+    let kernel: &[u8] = if crate::simd::avx2_fma() {
+        b"avx2"
+    } else {
+        b"portable"
+    };
     Ok(CacheKey::new(
         STAGE,
         STAGE_VERSION,
-        &[params.as_bytes(), &h.finalize()],
+        &[params.as_bytes(), &h.finalize(), kernel],
     ))
 }

@@ -41,16 +41,35 @@ impl Vectors for DenseVectors {
     }
 }
 
-/// Byte blocks of little-endian f32 rows (one per track, usually parts of memory-mapped
-/// cache entries), seen as one row set.
-pub struct BlockVectors<B: AsRef<[u8]> + Sync> {
+/// Bytes holding little-endian f32 values: in memory, memory-mapped, or read on demand.
+pub trait ByteBlock: Sync {
+    /// Decode `out.len()` values starting at byte `offset`.
+    fn read_f32(&self, offset: usize, out: &mut [f32]);
+}
+
+/// Decode little-endian f32 values.
+pub fn decode_f32(bytes: &[u8], out: &mut [f32]) {
+    for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+        *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    }
+}
+
+impl ByteBlock for Vec<u8> {
+    fn read_f32(&self, offset: usize, out: &mut [f32]) {
+        decode_f32(&self[offset..offset + 4 * out.len()], out);
+    }
+}
+
+/// Byte blocks of f32 rows (one per track, usually parts of cache entries), seen as one
+/// row set.
+pub struct BlockVectors<B: ByteBlock> {
     dim: usize,
     blocks: Vec<(B, std::ops::Range<usize>)>,
     /// Row index at which each block starts, plus the total at the end.
     starts: Vec<usize>,
 }
 
-impl<B: AsRef<[u8]> + Sync> BlockVectors<B> {
+impl<B: ByteBlock> BlockVectors<B> {
     /// `blocks`: (bytes, the byte range of its rows).
     pub fn new(dim: usize, blocks: Vec<(B, std::ops::Range<usize>)>) -> Self {
         let mut starts = Vec::with_capacity(blocks.len() + 1);
@@ -77,7 +96,7 @@ impl<B: AsRef<[u8]> + Sync> BlockVectors<B> {
     }
 }
 
-impl<B: AsRef<[u8]> + Sync> Vectors for BlockVectors<B> {
+impl<B: ByteBlock> Vectors for BlockVectors<B> {
     fn dim(&self) -> usize {
         self.dim
     }
@@ -92,16 +111,10 @@ impl<B: AsRef<[u8]> + Sync> Vectors for BlockVectors<B> {
             // (Empty blocks share their start with the next one; take the last.)
             let b = self.starts.partition_point(|&s| s <= row) - 1;
             let (bytes, range) = &self.blocks[b];
-            let (bytes, off) = (bytes.as_ref(), range.start);
             let in_block = (self.starts[b + 1] - row) * self.dim;
             let take = in_block.min(out.len() - filled);
-            let from = off + (row - self.starts[b]) * self.dim * 4;
-            for (o, c) in out[filled..filled + take]
-                .iter_mut()
-                .zip(bytes[from..from + 4 * take].chunks_exact(4))
-            {
-                *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-            }
+            let from = range.start + (row - self.starts[b]) * self.dim * 4;
+            bytes.read_f32(from, &mut out[filled..filled + take]);
             filled += take;
             row += take / self.dim;
         }

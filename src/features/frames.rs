@@ -5,7 +5,7 @@
 use super::FeatureStage;
 use crate::cache::{encode_frames, frame_parts, CacheKey, EntryBytes, StageCache};
 use crate::data::{Dataset, TrackId};
-use crate::factors::vectors::BlockVectors;
+use crate::factors::vectors::{decode_f32, BlockVectors, ByteBlock};
 use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,13 +23,18 @@ pub enum FrameKind {
     Chroma = 2,
 }
 
-/// Shared bytes of one entry, seen as a byte slice by [`BlockVectors`].
+/// Entries mapped at most at once: Linux allows a process 65,530 maps by default and FMA's
+/// full set has 106,574 tracks; entries past the budget are read from their files on demand.
+const MAP_BUDGET: usize = 40_000;
+
+/// Shared bytes of one entry, read by [`BlockVectors`].
 #[derive(Clone)]
 pub struct SharedBytes(Arc<EntryBytes>);
 
-impl AsRef<[u8]> for SharedBytes {
-    fn as_ref(&self) -> &[u8] {
-        (*self.0).as_ref()
+impl ByteBlock for SharedBytes {
+    fn read_f32(&self, offset: usize, out: &mut [f32]) {
+        self.0
+            .read(offset, 4 * out.len(), &mut |b| decode_f32(b, out));
     }
 }
 
@@ -82,6 +87,16 @@ impl FrameSet {
 pub fn extract_frames(dataset: &Dataset, stage: &FeatureStage, cache: &StageCache) -> FrameSet {
     let pb = crate::progress::bar(dataset.tracks.len() as u64, "frames");
     let hits = AtomicUsize::new(0);
+    let maps = AtomicUsize::new(0);
+    // A mapped entry within the budget, else one read on demand.
+    let open = |key: &CacheKey| -> Option<EntryBytes> {
+        if maps.fetch_add(1, Ordering::Relaxed) < MAP_BUDGET {
+            cache.map(FRAMES_STAGE, key, "fr").map(EntryBytes::Mapped)
+        } else {
+            let p = cache.path(FRAMES_STAGE, key, "fr");
+            p.exists().then_some(EntryBytes::File(p))
+        }
+    };
     let results: Vec<Result<TrackFrames, String>> = dataset
         .tracks
         .par_iter()
@@ -95,11 +110,14 @@ pub fn extract_frames(dataset: &Dataset, stage: &FeatureStage, cache: &StageCach
                 if let Some(map) = cache.map(FRAMES_STAGE, &key, "fr") {
                     if let Some(parts) = frame_parts(&map).filter(|p| p.len() == 3) {
                         hits.fetch_add(1, Ordering::Relaxed);
-                        return Ok(TrackFrames {
-                            bytes: SharedBytes(Arc::new(EntryBytes::Mapped(map))),
-                            parts,
-                            key,
-                        });
+                        drop(map);
+                        if let Some(bytes) = open(&key) {
+                            return Ok(TrackFrames {
+                                bytes: SharedBytes(Arc::new(bytes)),
+                                parts,
+                                key,
+                            });
+                        }
                     }
                 }
                 let samples = stage.samples(dataset, track)?;
@@ -120,11 +138,8 @@ pub fn extract_frames(dataset: &Dataset, stage: &FeatureStage, cache: &StageCach
                         )
                     })
                     .ok()
-                    .and_then(|_| cache.map(FRAMES_STAGE, &key, "fr"));
-                let bytes = match stored {
-                    Some(map) => EntryBytes::Mapped(map),
-                    None => EntryBytes::Owned(bytes),
-                };
+                    .and_then(|_| open(&key));
+                let bytes = stored.unwrap_or(EntryBytes::Owned(bytes));
                 Ok(TrackFrames {
                     bytes: SharedBytes(Arc::new(bytes)),
                     parts,
