@@ -99,6 +99,20 @@ enum Bench {
         #[arg(long)]
         no_librosa: bool,
     },
+    /// Training and inference throughput of the won2018 CNN, side by side with PyTorch.
+    Cnn {
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// Timed steps (after one warm-up step).
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// cpu or cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// Skip the PyTorch comparison.
+        #[arg(long)]
+        no_torch: bool,
+    },
     /// K-Means (Lloyd) and LDA side by side with scikit-learn when python3 has it.
     Factors {
         /// MFCC frames to cluster.
@@ -192,6 +206,32 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Bench {
             what: Bench::Metadata { rows },
         } => bench_metadata(rows),
+        Command::Bench {
+            what:
+                Bench::Cnn {
+                    batch,
+                    steps,
+                    device,
+                    no_torch,
+                },
+        } => {
+            let device = match device.as_str() {
+                "cpu" => candle_core::Device::Cpu,
+                d => match d
+                    .strip_prefix("cuda:")
+                    .and_then(|n| n.parse::<usize>().ok())
+                {
+                    Some(n) => candle_core::Device::new_cuda(n)
+                        .with_context(|| format!("opening {d} (build with --features cuda)"))?,
+                    None => anyhow::bail!("--device: expected cpu or cuda:N, got {d:?}"),
+                },
+            };
+            let dir = tempfile_dir()?;
+            let report = agf::bench::cnn(&dir, batch, steps, &device, !no_torch);
+            std::fs::remove_dir_all(&dir).ok();
+            print!("{}", report.map_err(anyhow::Error::msg)?);
+            Ok(())
+        }
         Command::Bench {
             what:
                 Bench::Factors {

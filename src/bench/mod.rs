@@ -13,12 +13,16 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod cnn;
 mod factors;
+pub use cnn::cnn;
 pub use factors::{factors, FactorBench};
 
 /// librosa's side, timed on the same files; prints one JSON line.
 const LIBROSA_SCRIPT: &str = r#"
 import json, resource, sys, time
+def peak_mb():  # VmHWM: ru_maxrss would include the parent process (kept across exec)
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
 import librosa
 wavs, mp3s = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 def feats(y):
@@ -38,7 +42,7 @@ for name, files, kw in [("wav", wavs, dict(sr=None)), ("mp3", mp3s, dict(sr=2205
         best_dec, best_feat = min(best_dec, t1 - t0), min(best_feat, t2 - t1)
         secs = sum(len(y) for y in ys) / 22050.0
     out[name] = {"decode_s": best_dec, "features_s": best_feat, "audio_s": secs}
-out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out["max_rss_mb"] = peak_mb()
 out["librosa"] = librosa.__version__
 print(json.dumps(out))
 "#;
