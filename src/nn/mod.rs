@@ -8,5 +8,6 @@ pub mod adam;
 pub mod cnn;
 pub mod layers;
 pub mod params;
+pub mod train;
 
 pub use cnn::{Cnn, CnnConfig};

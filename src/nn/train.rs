@@ -1,0 +1,482 @@
+//! Training one net on log-mel patches against a target distribution per track (one-hot
+//! genre, or an artist's topic vector), with random crops, early stopping on validation loss,
+//! a checkpoint after every epoch and resumption from it.
+//!
+//! Every random draw of an epoch (its order, crops, dropout masks) comes from a generator
+//! derived from (seed, epoch), and the checkpoint holds weights, batch-norm statistics and
+//! the optimiser's moments: a run resumed from epoch k's checkpoint continues exactly as the
+//! uninterrupted run did.
+
+use super::adam::{Adam, AdamConfig};
+use super::cnn::{Cnn, CnnConfig};
+use crate::rng::Rng;
+use candle_core::{Device, Tensor, D};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Spectrograms the trainer crops from: frame-major rows of `bands` values, standardised.
+pub trait PatchSource: Sync {
+    fn bands(&self) -> usize;
+    fn frames(&self, track: usize) -> usize;
+    /// Frames `start..start + n` (fewer at the end of the clip), frame-major.
+    fn read(&self, track: usize, start: usize, n: usize) -> Vec<f32>;
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    pub cnn: CnnConfig,
+    pub adam: AdamConfig,
+    /// Weight of Σw² over conv and dense kernels in the loss.
+    pub l2: f64,
+    pub batch_size: usize,
+    pub epochs: usize,
+    /// Stop after this many epochs without a better validation loss.
+    pub patience: usize,
+    pub patch_frames: usize,
+    /// Hop between the windows whose predictions are averaged per track.
+    pub window_hop: usize,
+    pub seed: u64,
+}
+
+/// A track and the distribution it should be predicted as.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    pub track: usize,
+    pub target: Vec<f32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("tensor computation failed: {0}")]
+    Candle(#[from] candle_core::Error),
+    #[error("cannot {action} {path}: {message}")]
+    Checkpoint {
+        action: &'static str,
+        path: PathBuf,
+        message: String,
+    },
+    #[error("training was stopped at epoch {epoch}, batch {batch}")]
+    Stopped { epoch: usize, batch: usize },
+    #[error("cannot train on an empty {0} set")]
+    Empty(&'static str),
+    #[error("training diverged at epoch {epoch}: validation loss is {loss}")]
+    Diverged { epoch: usize, loss: f64 },
+}
+
+/// One epoch, as reported to the caller (and stored).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub validation_loss: f64,
+}
+
+/// What the checkpoint's sidecar holds besides tensors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Progress {
+    epoch: usize,
+    adam_step: u64,
+    best_epoch: usize,
+    best_loss: f64,
+    history: Vec<EpochStats>,
+}
+
+/// The outcome: the net at its best epoch, and the history.
+pub struct Trained {
+    pub net: Cnn,
+    pub best_epoch: usize,
+    pub best_validation_loss: f64,
+    pub history: Vec<EpochStats>,
+    /// Epochs read back from a checkpoint rather than trained in this call.
+    pub resumed_epochs: usize,
+}
+
+/// A batch of crops: batch × 1 × bands × patch (mel-major, as the net expects).
+fn crops(
+    src: &dyn PatchSource,
+    tracks: &[(usize, usize)],
+    patch: usize,
+    dev: &Device,
+) -> candle_core::Result<Tensor> {
+    let bands = src.bands();
+    let mut data = vec![0f32; tracks.len() * bands * patch];
+    for (b, &(track, start)) in tracks.iter().enumerate() {
+        let frames = src.read(track, start, patch);
+        // Frame-major in, mel-major out; clips shorter than a patch are padded with the
+        // standardised mean (0).
+        let out = &mut data[b * bands * patch..(b + 1) * bands * patch];
+        for (t, frame) in frames.chunks_exact(bands).enumerate() {
+            for (m, v) in frame.iter().enumerate() {
+                out[m * patch + t] = *v;
+            }
+        }
+    }
+    Tensor::from_vec(data, (tracks.len(), 1, bands, patch), dev)
+}
+
+/// Cross-entropy of `logits` against target distributions, averaged over the batch.
+fn soft_cross_entropy(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+    let logp = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    targets.mul(&logp)?.sum(D::Minus1)?.mean_all()? * -1.0
+}
+
+/// Track-level predictions: the mean softmax over windows every `window_hop` frames.
+pub fn predict(
+    net: &Cnn,
+    src: &dyn PatchSource,
+    tracks: &[usize],
+    patch: usize,
+    window_hop: usize,
+    batch: usize,
+    dev: &Device,
+) -> candle_core::Result<Vec<Vec<f32>>> {
+    let mut windows: Vec<(usize, usize)> = Vec::new();
+    let mut owner: Vec<usize> = Vec::new();
+    for (i, &t) in tracks.iter().enumerate() {
+        let n = src.frames(t);
+        let last = n.saturating_sub(patch);
+        let mut s = 0;
+        loop {
+            windows.push((t, s));
+            owner.push(i);
+            if s >= last {
+                break;
+            }
+            s = (s + window_hop.max(1)).min(last);
+        }
+    }
+    let mut sums = vec![vec![0f32; net.outputs]; tracks.len()];
+    let mut counts = vec![0usize; tracks.len()];
+    for (chunk, own) in windows.chunks(batch.max(1)).zip(owner.chunks(batch.max(1))) {
+        let x = crops(src, chunk, patch, dev)?;
+        let p = candle_nn::ops::softmax(&net.forward(&x, false, None)?.logits, D::Minus1)?
+            .to_device(&Device::Cpu)?
+            .to_vec2::<f32>()?;
+        for (row, &i) in p.iter().zip(own) {
+            for (s, v) in sums[i].iter_mut().zip(row) {
+                *s += v;
+            }
+            counts[i] += 1;
+        }
+    }
+    Ok(sums
+        .into_iter()
+        .zip(counts)
+        .map(|(s, c)| s.into_iter().map(|v| v / c.max(1) as f32).collect())
+        .collect())
+}
+
+/// Mean cross-entropy of track predictions against targets (probabilities clipped at 1e-8).
+fn track_loss(pred: &[Vec<f32>], examples: &[Example]) -> f64 {
+    let total: f64 = pred
+        .iter()
+        .zip(examples)
+        .map(|(p, e)| {
+            -e.target
+                .iter()
+                .zip(p)
+                .map(|(t, q)| *t as f64 * (*q as f64).clamp(1e-8, 1.0).ln())
+                .sum::<f64>()
+        })
+        .sum();
+    total / examples.len().max(1) as f64
+}
+
+fn save(
+    path: &Path,
+    tensors: HashMap<String, Tensor>,
+    progress: &Progress,
+) -> Result<(), TrainError> {
+    let fail = |message: String| TrainError::Checkpoint {
+        action: "write the checkpoint",
+        path: path.to_path_buf(),
+        message,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+    }
+    // Tensors and progress go to temporary names, then are renamed: the sidecar last, as the
+    // marker that the pair is complete.
+    let tmp = path.with_extension(format!("safetensors.tmp{}", std::process::id()));
+    candle_core::safetensors::save(&tensors, &tmp).map_err(|e| fail(e.to_string()))?;
+    std::fs::rename(&tmp, path).map_err(|e| fail(e.to_string()))?;
+    let json = serde_json::to_vec_pretty(progress).expect("progress serialises");
+    crate::fsutil::write_atomic(&path.with_extension("json"), &json)
+        .map_err(|e| fail(e.to_string()))
+}
+
+fn snapshot(net: &Cnn) -> HashMap<String, Tensor> {
+    net.params
+        .iter()
+        .map(|(n, v, _)| (format!("net.{n}"), v.as_tensor().clone()))
+        .collect()
+}
+
+fn restore(net: &Cnn, tensors: &HashMap<String, Tensor>) -> candle_core::Result<()> {
+    for (n, v, _) in net.params.iter() {
+        match tensors.get(&format!("net.{n}")) {
+            Some(t) => v.set(t)?,
+            None => candle_core::bail!("the checkpoint has no parameter {n}"),
+        }
+    }
+    Ok(())
+}
+
+/// Train a net for `outputs` targets, checkpointing into `dir` (`last.*` every epoch,
+/// `best.*` at each improvement) and resuming from `dir/last` when it is there.
+/// `on_batch(epoch, batch)` may stop training (the test of resumption uses it).
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    cfg: &TrainConfig,
+    outputs: usize,
+    src: &dyn PatchSource,
+    train_set: &[Example],
+    validation: &[Example],
+    dir: &Path,
+    dev: &Device,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+    on_batch: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<Trained, TrainError> {
+    if train_set.is_empty() {
+        return Err(TrainError::Empty("training"));
+    }
+    if validation.is_empty() {
+        return Err(TrainError::Empty("validation"));
+    }
+    let net = Cnn::new(&cfg.cnn, outputs, cfg.seed, dev)?;
+    let mut opt = Adam::new(&net.params, cfg.adam)?;
+    let last = dir.join("last.safetensors");
+    let best_path = dir.join("best.safetensors");
+    let mut progress = Progress {
+        epoch: 0,
+        adam_step: 0,
+        best_epoch: 0,
+        best_loss: f64::INFINITY,
+        history: Vec::new(),
+    };
+    let read_err = |path: &Path, message: String| TrainError::Checkpoint {
+        action: "read the checkpoint",
+        path: path.to_path_buf(),
+        message,
+    };
+    if let Ok(json) = std::fs::read(last.with_extension("json")) {
+        progress = serde_json::from_slice(&json).map_err(|e| read_err(&last, e.to_string()))?;
+        let tensors = candle_core::safetensors::load(&last, dev)
+            .map_err(|e| read_err(&last, e.to_string()))?;
+        restore(&net, &tensors).map_err(|e| read_err(&last, e.to_string()))?;
+        opt.load_state(&net.params, &|k| tensors.get(k).cloned())
+            .map_err(|e| read_err(&last, e.to_string()))?;
+        opt.step = progress.adam_step;
+        tracing::info!(epoch = progress.epoch, "resuming from {}", last.display());
+    }
+    let resumed_epochs = progress.epoch;
+    let patch = cfg.patch_frames;
+    let targets_of = |ex: &[&Example]| -> candle_core::Result<Tensor> {
+        let flat: Vec<f32> = ex.iter().flat_map(|e| e.target.iter().copied()).collect();
+        Tensor::from_vec(flat, (ex.len(), outputs), dev)
+    };
+    let val_tracks: Vec<usize> = validation.iter().map(|e| e.track).collect();
+    let stalled = |p: &Progress| p.epoch - p.best_epoch >= cfg.patience;
+    while progress.epoch < cfg.epochs && !(progress.epoch > 0 && stalled(&progress)) {
+        let epoch = progress.epoch + 1;
+        let mut rng = Rng::derive(cfg.seed, "cnn.epoch", epoch as u64);
+        let mut order: Vec<usize> = (0..train_set.len()).collect();
+        rng.shuffle(&mut order);
+        let (mut loss_sum, mut n) = (0.0, 0usize);
+        for (b, chunk) in order.chunks(cfg.batch_size.max(1)).enumerate() {
+            if !on_batch(epoch, b) {
+                return Err(TrainError::Stopped { epoch, batch: b });
+            }
+            let ex: Vec<&Example> = chunk.iter().map(|&i| &train_set[i]).collect();
+            let picks: Vec<(usize, usize)> = ex
+                .iter()
+                .map(|e| {
+                    let room = src.frames(e.track).saturating_sub(patch);
+                    (e.track, if room == 0 { 0 } else { rng.index(room + 1) })
+                })
+                .collect();
+            let x = crops(src, &picks, patch, dev)?;
+            let f = net.forward(&x, true, Some(&mut rng))?;
+            let ce = soft_cross_entropy(&f.logits, &targets_of(&ex)?)?;
+            loss_sum += ce.to_scalar::<f32>()? as f64 * ex.len() as f64;
+            n += ex.len();
+            let loss = match (cfg.l2 > 0.0)
+                .then(|| net.params.kernel_sq_sum())
+                .transpose()?
+                .flatten()
+            {
+                Some(sq) => (ce + (sq * cfg.l2)?)?,
+                None => ce,
+            };
+            opt.step(&net.params, &loss.backward()?)?;
+        }
+        let pred = predict(
+            &net,
+            src,
+            &val_tracks,
+            patch,
+            cfg.window_hop,
+            cfg.batch_size,
+            dev,
+        )?;
+        let val = track_loss(&pred, validation);
+        if !val.is_finite() {
+            return Err(TrainError::Diverged { epoch, loss: val });
+        }
+        let stats = EpochStats {
+            epoch,
+            train_loss: loss_sum / n.max(1) as f64,
+            validation_loss: val,
+        };
+        on_epoch(&stats);
+        progress.history.push(stats);
+        progress.epoch = epoch;
+        progress.adam_step = opt.step;
+        let mut tensors = snapshot(&net);
+        tensors.extend(opt.state(&net.params));
+        if val < progress.best_loss {
+            progress.best_loss = val;
+            progress.best_epoch = epoch;
+            save(&best_path, snapshot(&net), &progress)?;
+        }
+        save(&last, tensors, &progress)?;
+    }
+    // The net at its best epoch is the result.
+    let tensors = candle_core::safetensors::load(&best_path, dev)
+        .map_err(|e| read_err(&best_path, e.to_string()))?;
+    restore(&net, &tensors).map_err(|e| read_err(&best_path, e.to_string()))?;
+    Ok(Trained {
+        net,
+        best_epoch: progress.best_epoch,
+        best_validation_loss: progress.best_loss,
+        history: progress.history,
+        resumed_epochs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spectrograms whose class shows in which bands are loud.
+    struct Toy {
+        data: Vec<Vec<f32>>,
+    }
+
+    impl PatchSource for Toy {
+        fn bands(&self) -> usize {
+            16
+        }
+        fn frames(&self, track: usize) -> usize {
+            self.data[track].len() / 16
+        }
+        fn read(&self, track: usize, start: usize, n: usize) -> Vec<f32> {
+            let d = &self.data[track];
+            let end = ((start + n) * 16).min(d.len());
+            d[start * 16..end].to_vec()
+        }
+    }
+
+    fn toy(n: usize, seed: u64) -> (Toy, Vec<Example>) {
+        let mut rng = Rng::new(seed);
+        let mut data = Vec::new();
+        let mut ex = Vec::new();
+        for i in 0..n {
+            let class = i % 2;
+            let frames = 20 + rng.index(10);
+            let clip: Vec<f32> = (0..frames * 16)
+                .map(|k| {
+                    let band = k % 16;
+                    let loud = if class == 0 { band < 8 } else { band >= 8 };
+                    rng.normal() as f32 * 0.5 + if loud { 1.0 } else { -1.0 }
+                })
+                .collect();
+            data.push(clip);
+            let mut target = vec![0.0; 2];
+            target[class] = 1.0;
+            ex.push(Example { track: i, target });
+        }
+        (Toy { data }, ex)
+    }
+
+    fn cfg() -> TrainConfig {
+        let mut cnn = CnnConfig::small();
+        cnn.blocks.truncate(2);
+        // Few batches: running statistics must follow quickly for evaluation to work.
+        cnn.bn_momentum = 0.3;
+        TrainConfig {
+            cnn,
+            adam: AdamConfig {
+                lr: 3e-3,
+                ..AdamConfig::default()
+            },
+            l2: 1e-5,
+            batch_size: 8,
+            epochs: 6,
+            patience: 10,
+            patch_frames: 8,
+            window_hop: 4,
+            seed: 3,
+        }
+    }
+
+    #[test]
+    fn learns_a_separable_toy_and_resumes_to_the_same_result() {
+        let (src, ex) = toy(48, 1);
+        let (train_set, val) = ex.split_at(32);
+        let dev = Device::Cpu;
+        let dir = tempfile::tempdir().unwrap();
+        let whole = train(
+            &cfg(),
+            2,
+            &src,
+            train_set,
+            val,
+            &dir.path().join("a"),
+            &dev,
+            &mut |_| {},
+            &mut |_, _| true,
+        )
+        .unwrap();
+        // Chance is ln 2 = 0.693.
+        assert!(whole.best_validation_loss < 0.3, "{:?}", whole.history);
+        // Stop in the middle of epoch 3, then resume from epoch 2's checkpoint.
+        let b = dir.path().join("b");
+        let err = train(
+            &cfg(),
+            2,
+            &src,
+            train_set,
+            val,
+            &b,
+            &dev,
+            &mut |_| {},
+            &mut |e, k| !(e == 3 && k == 2),
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(err, TrainError::Stopped { epoch: 3, batch: 2 }));
+        let resumed = train(
+            &cfg(),
+            2,
+            &src,
+            train_set,
+            val,
+            &b,
+            &dev,
+            &mut |_| {},
+            &mut |_, _| true,
+        )
+        .unwrap();
+        assert_eq!(resumed.resumed_epochs, 2);
+        assert_eq!(
+            resumed.history, whole.history,
+            "the resumed run retraces the uninterrupted one"
+        );
+        let tracks: Vec<usize> = val.iter().map(|e| e.track).collect();
+        let p1 = predict(&whole.net, &src, &tracks, 8, 4, 8, &dev).unwrap();
+        let p2 = predict(&resumed.net, &src, &tracks, 8, 4, 8, &dev).unwrap();
+        assert_eq!(p1, p2);
+    }
+}
