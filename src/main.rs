@@ -369,6 +369,41 @@ fn print_outcome(o: &RunOutcome, db: &std::path::Path) {
         );
     }
     let c = o.classes.len();
+    if !o.nets.is_empty() {
+        println!();
+        println!(
+            "{:<18} {:>5} {:>9}  {:>9} {:>9} {:>9}  {:>10} {:>9}",
+            "model",
+            "best",
+            "val loss",
+            "test loss",
+            "macro-F1",
+            "accuracy",
+            "clean loss",
+            "clean F1"
+        );
+        for n in &o.nets {
+            let get = |s: &str| n.evaluations.iter().find(|(k, _)| k == s).map(|(_, e)| e);
+            let num = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into());
+            println!(
+                "{:<18} {:>5} {:>9.4}  {:>9} {:>9} {:>9}  {:>10} {:>9}{}",
+                n.model,
+                n.best_epoch,
+                n.best_validation_loss,
+                num(get("test").map(|e| e.log_loss)),
+                num(get("test").map(|e| e.macro_f1)),
+                num(get("test").map(|e| e.accuracy)),
+                num(get(pipeline::CLEAN_TEST).map(|e| e.log_loss)),
+                num(get(pipeline::CLEAN_TEST).map(|e| e.macro_f1)),
+                if n.resumed_epochs > 0 {
+                    format!("  (resumed after epoch {})", n.resumed_epochs)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        println!("(factor nets' losses are cross-entropies against their artists' topic vectors)");
+    }
     if !o.factors.is_empty() {
         println!();
         println!(

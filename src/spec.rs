@@ -38,6 +38,19 @@ pub struct ExperimentSpec {
     /// The Artist Group Factors, one `[[factors]]` entry each.
     #[serde(default)]
     pub factors: Vec<FactorSpec>,
+    /// CNNs on log-mel patches (none when omitted).
+    #[serde(default)]
+    pub cnn: Option<CnnSpec>,
+    /// The transfer MLP over the CNNs' taps (trained when `[cnn]` is there).
+    #[serde(default)]
+    pub transfer: TransferSpec,
+    /// "auto" (CUDA when built with it and present, else CPU), "cpu" or "cuda:N".
+    #[serde(default = "default_device")]
+    pub device: String,
+}
+
+fn default_device() -> String {
+    "auto".into()
 }
 
 fn default_seed() -> u64 {
@@ -501,6 +514,127 @@ fn factor_frontend<'de, D: serde::Deserializer<'de>>(d: D) -> Result<FrontendSpe
     merged.try_into().map_err(D::Error::custom)
 }
 
+/// The CNN preset a `[cnn]` section starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CnnPreset {
+    /// The winning submission's net (AGF-METHOD.md §4).
+    Won2018,
+    /// A small net of the same shape, for CPU quickstarts and tests.
+    Small,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Adam with the L2 penalty in the loss (the authors').
+    Adam,
+    /// AdamW: decoupled weight decay.
+    Adamw,
+}
+
+/// The CNNs on log-mel patches: one per target (genre and every factor), all alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CnnSpec {
+    pub preset: CnnPreset,
+    /// Conv blocks replacing the preset's (`[[cnn.blocks]]`); omitted = the preset's.
+    pub blocks: Option<Vec<crate::nn::cnn::ConvBlock>>,
+    pub tap: Option<usize>,
+    pub tap_dropout: Option<f64>,
+    pub activation: Option<crate::nn::cnn::Activation>,
+    pub bn_momentum: Option<f64>,
+    /// Which nets to train: "genre" and factor names; omitted = genre and every factor.
+    pub targets: Option<Vec<String>>,
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub patience: usize,
+    pub patch_frames: usize,
+    pub window_hop: usize,
+    pub optimizer: OptimizerKind,
+    pub learning_rate: f64,
+    /// L2 weight on every conv and dense kernel (in the loss).
+    pub l2: f64,
+    /// AdamW's decoupled decay.
+    pub weight_decay: f64,
+}
+
+impl Default for CnnSpec {
+    fn default() -> Self {
+        CnnSpec {
+            preset: CnnPreset::Won2018,
+            blocks: None,
+            tap: None,
+            tap_dropout: None,
+            activation: None,
+            bn_momentum: None,
+            targets: None,
+            batch_size: 64,
+            epochs: 400,
+            patience: 20,
+            patch_frames: 43,
+            window_hop: 10,
+            optimizer: OptimizerKind::Adam,
+            learning_rate: 1e-3,
+            l2: 1e-5,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+impl CnnSpec {
+    /// The net this section describes: the preset with the given fields replaced.
+    pub fn config(&self) -> crate::nn::CnnConfig {
+        let mut c = match self.preset {
+            CnnPreset::Won2018 => crate::nn::CnnConfig::won2018(),
+            CnnPreset::Small => crate::nn::CnnConfig::small(),
+        };
+        if let Some(b) = &self.blocks {
+            c.blocks = b.clone();
+        }
+        if let Some(t) = self.tap {
+            c.tap = t;
+        }
+        if let Some(d) = self.tap_dropout {
+            c.tap_dropout = d;
+        }
+        if let Some(a) = self.activation {
+            c.activation = a;
+        }
+        if let Some(m) = self.bn_momentum {
+            c.bn_momentum = m;
+        }
+        c
+    }
+}
+
+/// The transfer MLP over the frozen nets' taps (AGF-METHOD.md §4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransferSpec {
+    pub hidden: usize,
+    pub dropout: f64,
+    pub epochs: usize,
+    pub patience: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub l2: f64,
+}
+
+impl Default for TransferSpec {
+    fn default() -> Self {
+        TransferSpec {
+            hidden: 1024,
+            dropout: 0.5,
+            epochs: 200,
+            patience: 20,
+            batch_size: 64,
+            learning_rate: 1e-3,
+            l2: 1e-5,
+        }
+    }
+}
+
 /// Which track-level features a classical model reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -927,6 +1061,7 @@ impl ExperimentSpec {
             bad("model.l2", format!("expected l2 ≥ 0, got {}", m.l2));
         }
         self.factor_problems(&mut bad);
+        self.cnn_problems(&mut bad);
         let c = self.metrics.log_loss_clip;
         if !(c > 0.0 && c < 0.5) {
             bad(
@@ -935,6 +1070,109 @@ impl ExperimentSpec {
             );
         }
         out
+    }
+
+    /// Problems of `[cnn]`, `[transfer]` and `device`.
+    fn cnn_problems(&self, bad: &mut dyn FnMut(&str, String)) {
+        let d = self.device.as_str();
+        let cuda_ok = d
+            .strip_prefix("cuda:")
+            .is_some_and(|n| n.parse::<usize>().is_ok());
+        if !(d == "auto" || d == "cpu" || cuda_ok) {
+            bad(
+                "device",
+                format!("expected \"auto\", \"cpu\" or \"cuda:N\", got {d:?}"),
+            );
+        }
+        let Some(c) = &self.cnn else {
+            return;
+        };
+        for (key, v) in [
+            ("cnn.batch_size", c.batch_size),
+            ("cnn.epochs", c.epochs),
+            ("cnn.patch_frames", c.patch_frames),
+            ("cnn.window_hop", c.window_hop),
+        ] {
+            if v == 0 {
+                bad(key, "expected at least 1, got 0".into());
+            }
+        }
+        if !(c.learning_rate.is_finite() && c.learning_rate > 0.0) {
+            bad(
+                "cnn.learning_rate",
+                format!("expected a learning rate > 0, got {}", c.learning_rate),
+            );
+        }
+        for (key, v) in [("cnn.l2", c.l2), ("cnn.weight_decay", c.weight_decay)] {
+            if !(v.is_finite() && v >= 0.0) {
+                bad(key, format!("expected a finite value ≥ 0, got {v}"));
+            }
+        }
+        let cfg = c.config();
+        if cfg.blocks.is_empty() {
+            bad("cnn.blocks", "expected at least one conv block".into());
+        }
+        for (i, b) in cfg.blocks.iter().enumerate() {
+            if b.channels == 0 || b.kernel.iter().any(|k| k % 2 == 0) {
+                bad(&format!("cnn.blocks[{i}]"), format!("expected channels ≥ 1 and odd kernel sizes ('same' padding), got {} channels, kernel {:?}", b.channels, b.kernel));
+            }
+            if !(0.0..1.0).contains(&b.dropout) {
+                bad(
+                    &format!("cnn.blocks[{i}].dropout"),
+                    format!("expected a rate in [0, 1), got {}", b.dropout),
+                );
+            }
+        }
+        // The pools must leave at least one cell of the patch.
+        let (mut h, mut w) = (self.frontend.n_mels, c.patch_frames);
+        for b in &cfg.blocks {
+            if let Some([ph, pw]) = b.pool {
+                h /= ph.max(1);
+                w /= pw.max(1);
+            }
+        }
+        if h == 0 || w == 0 {
+            bad("cnn.patch_frames", format!("the pools shrink a {} mel × {} frame patch to nothing; use more frames or fewer pools", self.frontend.n_mels, c.patch_frames));
+        }
+        let names: std::collections::HashSet<&str> =
+            self.factors.iter().map(|f| f.name.as_str()).collect();
+        for t in c.targets.iter().flatten() {
+            if t != "genre" && !names.contains(t.as_str()) {
+                bad(
+                    "cnn.targets",
+                    format!("{t:?} is neither \"genre\" nor a factor name"),
+                );
+            }
+        }
+        let t = &self.transfer;
+        if t.hidden == 0 || t.epochs == 0 || t.batch_size == 0 {
+            bad(
+                "transfer",
+                "expected hidden, epochs and batch_size ≥ 1".into(),
+            );
+        }
+        if !(0.0..1.0).contains(&t.dropout) {
+            bad(
+                "transfer.dropout",
+                format!("expected a rate in [0, 1), got {}", t.dropout),
+            );
+        }
+        if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
+            bad(
+                "transfer.learning_rate",
+                format!("expected a learning rate > 0, got {}", t.learning_rate),
+            );
+        }
+    }
+
+    /// The nets `[cnn]` trains, in order: "genre" first, then factors.
+    pub fn cnn_targets(&self) -> Vec<String> {
+        match self.cnn.as_ref().and_then(|c| c.targets.clone()) {
+            Some(t) => t,
+            None => std::iter::once("genre".to_string())
+                .chain(self.factors.iter().map(|f| f.name.clone()))
+                .collect(),
+        }
     }
 
     /// Problems of `[factor_frontend]` and the `[[factors]]` entries.

@@ -226,3 +226,22 @@ fn data_summarises_counts_and_leakage_per_strategy() {
     // Nothing was run: data summaries do not touch the store.
     assert!(!db.exists());
 }
+
+#[test]
+fn every_shipped_experiment_parses() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "toml") {
+            let spec = agf::spec::ExperimentSpec::load(&p)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            // The paper spec trains genre plus its four factors: five nets.
+            if spec.name == "paper-won2018" {
+                assert_eq!(spec.cnn_targets().len(), 5);
+            }
+            n += 1;
+        }
+    }
+    assert!(n >= 6, "{n} specs");
+}

@@ -32,6 +32,8 @@ pub struct TrackFeatures {
     pub dim: usize,
     pub names: Vec<String>,
     pub rows: Vec<Option<Vec<f32>>>,
+    /// Each track's cached log-mel entry (for the CNNs), where there is one.
+    pub logmels: Vec<Option<std::path::PathBuf>>,
     pub skipped: Vec<(TrackId, String)>,
     /// Total seconds of audio processed (0 for tracks served from the cache).
     pub audio_seconds: f64,
@@ -45,6 +47,8 @@ pub struct Extracted {
     pub mfcc_stats: Vec<f32>,
     pub descriptors: Vec<f32>,
     pub seconds: f64,
+    /// The cached log-mel entry, when the cache holds it.
+    pub logmel: Option<std::path::PathBuf>,
 }
 
 /// Frame-level features of one clip (frame-major matrices).
@@ -132,6 +136,7 @@ impl FeatureStage {
             mfcc_stats: summary::mfcc_statistics(mfcc),
             descriptors: self.descriptors.summarise(samples),
             seconds: samples.len() as f64 / self.frontend.sample_rate as f64,
+            logmel: None,
         }
     }
 
@@ -196,13 +201,14 @@ impl FeatureStage {
                         mfcc_stats,
                         descriptors,
                         seconds: 0.0,
+                        logmel: Some(c.path(LOGMEL_STAGE, k, "lm")),
                     },
                     true,
                 ));
             }
         }
         let samples = self.samples(dataset, track)?;
-        let (e, log_mel) = self.compute(&samples);
+        let (mut e, log_mel) = self.compute(&samples);
         if let (Some(c), Some(k)) = (cache, &key) {
             // The log-mel first, the vectors last: the vectors mark the entry complete.
             let written = c
@@ -220,12 +226,13 @@ impl FeatureStage {
                         &encode_vectors(&[&e.mfcc_stats, &e.descriptors]),
                     )
                 });
-            if let Err(err) = written {
+            match written {
+                Ok(_) => e.logmel = Some(c.path(LOGMEL_STAGE, k, "lm")),
                 // A full disk must not fail the run: the features are in hand.
-                tracing::warn!(
+                Err(err) => tracing::warn!(
                     "cannot write the feature cache under {}: {err}",
                     c.root().display()
-                );
+                ),
             }
         }
         Ok((e, false))
@@ -270,9 +277,11 @@ pub fn extract(
     pb.finish_and_clear();
     let names = names(set, stage.frontend.n_mfcc);
     let mut rows = Vec::with_capacity(results.len());
+    let mut logmels = Vec::with_capacity(results.len());
     let mut skipped = Vec::new();
     let mut seconds = 0.0;
     for (track, r) in dataset.tracks.iter().zip(results) {
+        logmels.push(r.as_ref().ok().and_then(|e| e.logmel.clone()));
         match r {
             Ok(e) => {
                 seconds += e.seconds;
@@ -304,6 +313,7 @@ pub fn extract(
         dim: names.len(),
         names,
         rows,
+        logmels,
         skipped,
         audio_seconds: seconds,
         cache_hits: hits,
@@ -333,6 +343,7 @@ pub fn from_table(
     TrackFeatures {
         dim: names.len(),
         names,
+        logmels: vec![None; rows.len()],
         rows,
         skipped,
         audio_seconds: 0.0,

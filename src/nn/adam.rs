@@ -56,15 +56,19 @@ impl Adam {
             let Some(g) = grads.get(var.as_tensor()) else {
                 continue;
             };
-            self.m[i] = ((&self.m[i] * c.beta1)? + (g * (1.0 - c.beta1))?)?;
-            self.v[i] = ((&self.v[i] * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
+            // Detached: gradients computed from variables carry their op history, and moments
+            // built on them would chain every step's graph to the next (memory grows without
+            // bound).
+            let g = g.detach();
+            self.m[i] = ((&self.m[i] * c.beta1)? + (&g * (1.0 - c.beta1))?)?.detach();
+            self.v[i] = ((&self.v[i] * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?.detach();
             let mhat = (&self.m[i] / bias1)?;
             let denom = ((&self.v[i] / bias2)?.sqrt()? + c.eps)?;
             let mut w = var.as_tensor().clone();
             if c.weight_decay > 0.0 {
                 w = (&w * (1.0 - c.lr * c.weight_decay))?;
             }
-            var.set(&(w - (mhat.div(&denom)? * c.lr)?)?)?;
+            var.set(&(w - (mhat.div(&denom)? * c.lr)?)?.detach())?;
         }
         Ok(())
     }

@@ -183,6 +183,11 @@ impl Cnn {
         })
     }
 
+    /// Width of the representation layer.
+    pub fn tap_width(&self) -> usize {
+        self.dense.weight.dims()[0]
+    }
+
     fn act(&self, x: &Tensor) -> Result<Tensor> {
         match self.activation {
             Activation::Elu => x.elu(1.0),

@@ -168,10 +168,14 @@ impl BatchNorm {
             let m = self.momentum;
             let n = xt.dim(1)? as f64;
             let unbiased = (var.detach() * (n / (n - 1.0).max(1.0)))?;
+            let (rm, rv) = (
+                self.running_mean.as_tensor().detach(),
+                self.running_var.as_tensor().detach(),
+            );
             self.running_mean
-                .set(&((self.running_mean.as_tensor() * (1.0 - m))? + (mean.detach() * m)?)?)?;
+                .set(&((rm * (1.0 - m))? + (mean.detach() * m)?)?)?;
             self.running_var
-                .set(&((self.running_var.as_tensor() * (1.0 - m))? + (unbiased * m)?)?)?;
+                .set(&((rv * (1.0 - m))? + (unbiased * m)?)?)?;
             (mean, var)
         } else {
             (

@@ -93,7 +93,7 @@ pub struct Trained {
 }
 
 /// A batch of crops: batch × 1 × bands × patch (mel-major, as the net expects).
-fn crops(
+pub(crate) fn crops(
     src: &dyn PatchSource,
     tracks: &[(usize, usize)],
     patch: usize,
@@ -116,7 +116,7 @@ fn crops(
 }
 
 /// Cross-entropy of `logits` against target distributions, averaged over the batch.
-fn soft_cross_entropy(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+pub(crate) fn soft_cross_entropy(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
     let logp = candle_nn::ops::log_softmax(logits, D::Minus1)?;
     targets.mul(&logp)?.sum(D::Minus1)?.mean_all()? * -1.0
 }
@@ -131,11 +131,30 @@ pub fn predict(
     batch: usize,
     dev: &Device,
 ) -> candle_core::Result<Vec<Vec<f32>>> {
+    average_windows(
+        src,
+        tracks,
+        patch,
+        window_hop,
+        batch,
+        net.outputs,
+        dev,
+        &|x| net.forward(x, false, None).map(|f| f.logits),
+    )
+}
+
+/// Every window of every track (`window_hop` apart, the last one flush with the end), with
+/// the position in `tracks` it belongs to.
+pub(crate) fn windows(
+    src: &dyn PatchSource,
+    tracks: &[usize],
+    patch: usize,
+    window_hop: usize,
+) -> (Vec<(usize, usize)>, Vec<usize>) {
     let mut windows: Vec<(usize, usize)> = Vec::new();
     let mut owner: Vec<usize> = Vec::new();
     for (i, &t) in tracks.iter().enumerate() {
-        let n = src.frames(t);
-        let last = n.saturating_sub(patch);
+        let last = src.frames(t).saturating_sub(patch);
         let mut s = 0;
         loop {
             windows.push((t, s));
@@ -146,11 +165,27 @@ pub fn predict(
             s = (s + window_hop.max(1)).min(last);
         }
     }
-    let mut sums = vec![vec![0f32; net.outputs]; tracks.len()];
+    (windows, owner)
+}
+
+/// The mean softmax of `logits_of` over each track's windows.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn average_windows(
+    src: &dyn PatchSource,
+    tracks: &[usize],
+    patch: usize,
+    window_hop: usize,
+    batch: usize,
+    outputs: usize,
+    dev: &Device,
+    logits_of: &dyn Fn(&Tensor) -> candle_core::Result<Tensor>,
+) -> candle_core::Result<Vec<Vec<f32>>> {
+    let (windows, owner) = windows(src, tracks, patch, window_hop);
+    let mut sums = vec![vec![0f32; outputs]; tracks.len()];
     let mut counts = vec![0usize; tracks.len()];
     for (chunk, own) in windows.chunks(batch.max(1)).zip(owner.chunks(batch.max(1))) {
         let x = crops(src, chunk, patch, dev)?;
-        let p = candle_nn::ops::softmax(&net.forward(&x, false, None)?.logits, D::Minus1)?
+        let p = candle_nn::ops::softmax(&logits_of(&x)?, D::Minus1)?
             .to_device(&Device::Cpu)?
             .to_vec2::<f32>()?;
         for (row, &i) in p.iter().zip(own) {
@@ -168,7 +203,7 @@ pub fn predict(
 }
 
 /// Mean cross-entropy of track predictions against targets (probabilities clipped at 1e-8).
-fn track_loss(pred: &[Vec<f32>], examples: &[Example]) -> f64 {
+pub(crate) fn track_loss(pred: &[Vec<f32>], examples: &[Example]) -> f64 {
     let total: f64 = pred
         .iter()
         .zip(examples)

@@ -3,6 +3,10 @@
 //! Each step is a call into its own module; this one only orders them, records what the
 //! run used, and marks the run failed (with the reason) when a step fails.
 
+mod nets;
+
+pub use nets::{NetReport, TRANSFER_MODEL};
+
 use crate::cache::StageCache;
 use crate::data::fma::{self, FmaError, LoadReport};
 use crate::data::noise::{self, NoiseError, NoisyLabels};
@@ -47,6 +51,8 @@ pub enum PipelineError {
     },
     #[error("the {split} split has no usable track; check the split ratios and dataset size")]
     EmptySplit { split: &'static str },
+    #[error("training {model} failed: {message}")]
+    Training { model: String, message: String },
     #[error("factor {name:?} failed: {source}")]
     Factor {
         name: String,
@@ -202,6 +208,8 @@ pub struct RunOutcome {
     /// Test predictions scored against the true genres (known for generated worlds).
     pub clean_test: Option<Evaluation>,
     pub factors: Vec<FactorReport>,
+    /// The CNNs and the transfer model (when the spec has `[cnn]`).
+    pub nets: Vec<NetReport>,
     pub seconds: f64,
 }
 
@@ -216,6 +224,7 @@ pub struct FactorReport {
     pub seconds: f64,
     /// Where the tables were exported.
     pub dir: std::path::PathBuf,
+    pub table: crate::factors::FactorTable,
 }
 
 /// Commit and dirty flag of the git checkout in the working directory, if any.
@@ -257,7 +266,11 @@ pub fn run(
         crate_version: env!("CARGO_PKG_VERSION").to_string(),
         host: gethostname::gethostname().to_string_lossy().into_owned(),
         device: "cpu".into(),
-        headline_model: BASELINE_MODEL.into(),
+        headline_model: if spec.cnn.is_some() {
+            TRANSFER_MODEL.into()
+        } else {
+            BASELINE_MODEL.into()
+        },
         params: spec.flat_params(),
     })?;
     tracing::info!(run = %run, name = %spec.name, "run started");
@@ -512,6 +525,26 @@ fn run_stages(
         }
         evaluations.push((s, e));
     }
+    // The CNNs read the cached log-mels; runs on features.csv have not made them yet.
+    let with_logmels =
+        (spec.cnn.is_some() && feats.logmels.iter().all(Option::is_none)).then(|| {
+            features::extract(
+                dataset,
+                &FeatureStage::new(&spec.frontend, &spec.descriptors),
+                spec.model.features,
+                Some(cache),
+            )
+        });
+    let nets = nets::run_nets(
+        spec,
+        &data,
+        &split,
+        &noisy,
+        with_logmels.as_ref().unwrap_or(&feats),
+        &factors,
+        store,
+        run,
+    )?;
     Ok(RunOutcome {
         run,
         name: spec.name.clone(),
@@ -529,6 +562,7 @@ fn run_stages(
         evaluations,
         clean_test,
         factors,
+        nets,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -640,6 +674,7 @@ fn run_factors(
             cache_hit: outcome.cache_hit,
             seconds,
             dir,
+            table: outcome.table,
         });
     }
     Ok(out)

@@ -1,0 +1,91 @@
+//! The CNN stage end to end on a tiny synthetic world: a genre net, a factor net and the
+//! transfer model are trained, scored and their per-track predictions written.
+
+use agf::cache::StageCache;
+use agf::spec::ExperimentSpec;
+use agf::store::Store;
+use std::path::Path;
+
+#[test]
+fn genre_and_factor_nets_and_transfer_run_and_are_recorded() {
+    let text = r#"
+name = "nets"
+seed = 2
+device = "cpu"
+[dataset]
+source = "synthetic"
+[dataset.synthetic]
+artists = 24
+albums_per_artist = [1, 2]
+tracks_per_album = [3, 4]
+clip_seconds = 1.5
+sample_rate = 22050
+[frontend]
+n_mels = 32
+[split]
+strategy = "artist"
+[model]
+kind = "logreg"
+epochs = 5
+[[factors]]
+name = "tags"
+features = "subgenre"
+topics = 4
+[cnn]
+preset = "small"
+epochs = 2
+batch_size = 16
+patch_frames = 16
+window_hop = 8
+[transfer]
+hidden = 16
+epochs = 2
+"#;
+    let spec = ExperimentSpec::parse(text, Path::new("nets.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("agf.sqlite")).unwrap();
+    let out =
+        agf::pipeline::run(&spec, &store, &StageCache::new(dir.path().join("cache"))).unwrap();
+    let models: Vec<&str> = out.nets.iter().map(|n| n.model.as_str()).collect();
+    assert_eq!(models, ["cnn.genre", "cnn.tags", "transfer"]);
+    for n in &out.nets {
+        assert!(
+            n.best_validation_loss.is_finite() && n.best_epoch >= 1,
+            "{n:?}"
+        );
+        let epochs = store.epochs(out.run, &n.model).unwrap();
+        assert_eq!(epochs.len(), 2, "{}", n.model);
+    }
+    // The headline model is the transfer model; its test log loss is what `agf runs` shows.
+    let runs = store.list_runs().unwrap();
+    let transfer_test = out.nets[2]
+        .evaluations
+        .iter()
+        .find(|(s, _)| s == "test")
+        .unwrap()
+        .1
+        .log_loss;
+    assert_eq!(runs[0].log_loss, Some(transfer_test));
+    // Per-track probabilities for every split, each row a distribution.
+    let csv =
+        std::fs::read_to_string(store.run_dir(out.run).join("predictions/transfer.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), out.tracks);
+    for r in rows {
+        let p: f32 = r
+            .split(',')
+            .skip(3)
+            .map(|v| v.parse::<f32>().unwrap())
+            .sum();
+        assert!((p - 1.0).abs() < 1e-4, "{r}");
+    }
+    // Checkpoints of every net are on disk.
+    for t in ["genre", "tags"] {
+        assert!(store
+            .run_dir(out.run)
+            .join("checkpoints")
+            .join(t)
+            .join("last.safetensors")
+            .exists());
+    }
+}
