@@ -16,6 +16,7 @@
 //! | [`cache`] | content-addressed stage outputs under `runs/cache/`, written atomically |
 //! | [`factors`] | Artist Group Factors: K-Means dictionaries, artist bags of words, LDA, AGF tables |
 //! | [`models`] | models and their training loops (candle), reporting through callbacks |
+//! | [`nn`] | the paper's CNN, its training with checkpoints and resumption, the transfer MLP |
 //! | [`eval`] | metrics: log loss, macro-F1, accuracy, per-class, confusion; NMI of clusterings |
 //! | [`store`] | the SQLite run store (the only SQL) |
 //! | [`report`] | HTML reports with plotters charts |
