@@ -115,6 +115,29 @@ pub(crate) fn crops(
     Tensor::from_vec(data, (tracks.len(), 1, bands, patch), dev)
 }
 
+/// One training batch: a random crop of each example's track, and the targets.
+pub(crate) fn random_batch(
+    src: &dyn PatchSource,
+    ex: &[&Example],
+    patch: usize,
+    outputs: usize,
+    rng: &mut Rng,
+    dev: &Device,
+) -> candle_core::Result<(Tensor, Tensor)> {
+    let picks: Vec<(usize, usize)> = ex
+        .iter()
+        .map(|e| {
+            let room = src.frames(e.track).saturating_sub(patch);
+            (e.track, if room == 0 { 0 } else { rng.index(room + 1) })
+        })
+        .collect();
+    let flat: Vec<f32> = ex.iter().flat_map(|e| e.target.iter().copied()).collect();
+    Ok((
+        crops(src, &picks, patch, dev)?,
+        Tensor::from_vec(flat, (ex.len(), outputs), dev)?,
+    ))
+}
+
 /// Cross-entropy of `logits` against target distributions, averaged over the batch.
 pub(crate) fn soft_cross_entropy(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
     let logp = candle_nn::ops::log_softmax(logits, D::Minus1)?;
@@ -307,10 +330,6 @@ pub fn train(
     }
     let resumed_epochs = progress.epoch;
     let patch = cfg.patch_frames;
-    let targets_of = |ex: &[&Example]| -> candle_core::Result<Tensor> {
-        let flat: Vec<f32> = ex.iter().flat_map(|e| e.target.iter().copied()).collect();
-        Tensor::from_vec(flat, (ex.len(), outputs), dev)
-    };
     let val_tracks: Vec<usize> = validation.iter().map(|e| e.track).collect();
     let stalled = |p: &Progress| p.epoch - p.best_epoch >= cfg.patience;
     while progress.epoch < cfg.epochs && !(progress.epoch > 0 && stalled(&progress)) {
@@ -324,16 +343,9 @@ pub fn train(
                 return Err(TrainError::Stopped { epoch, batch: b });
             }
             let ex: Vec<&Example> = chunk.iter().map(|&i| &train_set[i]).collect();
-            let picks: Vec<(usize, usize)> = ex
-                .iter()
-                .map(|e| {
-                    let room = src.frames(e.track).saturating_sub(patch);
-                    (e.track, if room == 0 { 0 } else { rng.index(room + 1) })
-                })
-                .collect();
-            let x = crops(src, &picks, patch, dev)?;
+            let (x, y) = random_batch(src, &ex, patch, outputs, &mut rng, dev)?;
             let f = net.forward(&x, true, Some(&mut rng))?;
-            let ce = soft_cross_entropy(&f.logits, &targets_of(&ex)?)?;
+            let ce = soft_cross_entropy(&f.logits, &y)?;
             loss_sum += ce.to_scalar::<f32>()? as f64 * ex.len() as f64;
             n += ex.len();
             let loss = match (cfg.l2 > 0.0)

@@ -8,8 +8,8 @@ use super::cnn::Cnn;
 use super::layers::{dropout, Dense};
 use super::params::Params;
 use super::train::{
-    average_windows, crops, soft_cross_entropy, track_loss, EpochStats, Example, PatchSource,
-    TrainError,
+    average_windows, random_batch, soft_cross_entropy, track_loss, EpochStats, Example,
+    PatchSource, TrainError,
 };
 use crate::rng::Rng;
 use candle_core::{Device, Tensor};
@@ -141,16 +141,8 @@ pub fn train(
         let (mut loss_sum, mut n) = (0.0, 0usize);
         for chunk in order.chunks(cfg.batch_size.max(1)) {
             let ex: Vec<&Example> = chunk.iter().map(|&i| &train_set[i]).collect();
-            let picks: Vec<(usize, usize)> = ex
-                .iter()
-                .map(|e| {
-                    let room = src.frames(e.track).saturating_sub(patch);
-                    (e.track, if room == 0 { 0 } else { rng.index(room + 1) })
-                })
-                .collect();
-            let x = taps(nets, &crops(src, &picks, patch, dev)?)?;
-            let flat: Vec<f32> = ex.iter().flat_map(|e| e.target.iter().copied()).collect();
-            let y = Tensor::from_vec(flat, (ex.len(), outputs), dev)?;
+            let (crops, y) = random_batch(src, &ex, patch, outputs, &mut rng, dev)?;
+            let x = taps(nets, &crops)?;
             let ce = soft_cross_entropy(&mlp.forward(&x, Some(&mut rng))?, &y)?;
             loss_sum += ce.to_scalar::<f32>()? as f64 * ex.len() as f64;
             n += ex.len();

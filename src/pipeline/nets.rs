@@ -69,6 +69,45 @@ fn one_hot(class: usize, n: usize) -> Vec<f32> {
     v
 }
 
+/// Each epoch of a model to the store (as it happens) and to the progress bar; the first
+/// store error is kept and returned when training ends.
+struct EpochLog<'a> {
+    store: &'a Store,
+    run: RunId,
+    model: &'a str,
+    bar: indicatif::ProgressBar,
+    error: Option<crate::store::StoreError>,
+}
+
+impl<'a> EpochLog<'a> {
+    fn new(store: &'a Store, run: RunId, model: &'a str, epochs: usize) -> Self {
+        EpochLog {
+            store,
+            run,
+            model,
+            bar: crate::progress::bar(epochs as u64, model),
+            error: None,
+        }
+    }
+
+    fn record(&mut self, e: &train::EpochStats) {
+        self.bar.inc(1);
+        let r = EpochReport {
+            epoch: e.epoch,
+            train_loss: e.train_loss,
+            validation_loss: e.validation_loss,
+        };
+        if self.error.is_none() {
+            self.error = self.store.record_epoch(self.run, self.model, &r).err();
+        }
+    }
+
+    fn finish(self) -> Result<(), PipelineError> {
+        self.bar.finish_and_clear();
+        self.error.map_or(Ok(()), |e| Err(e.into()))
+    }
+}
+
 /// Train every net, then the transfer model, and evaluate the genre models.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_nets(
@@ -180,8 +219,7 @@ pub(super) fn run_nets(
             seed: Rng::derive(spec.seed, &model, 0).next_u64(),
         };
         let dir = store.run_dir(run).join("checkpoints").join(&target);
-        let pb = crate::progress::bar(c.epochs as u64, &model);
-        let mut store_err = None;
+        let mut log = EpochLog::new(store, run, &model, c.epochs);
         let trained = train::train(
             &cfg,
             outputs,
@@ -190,23 +228,10 @@ pub(super) fn run_nets(
             &val_set,
             &dir,
             &dev,
-            &mut |e| {
-                pb.inc(1);
-                let r = EpochReport {
-                    epoch: e.epoch,
-                    train_loss: e.train_loss,
-                    validation_loss: e.validation_loss,
-                };
-                if store_err.is_none() {
-                    store_err = store.record_epoch(run, &model, &r).err();
-                }
-            },
+            &mut |e| log.record(e),
             &mut |_, _| true,
         );
-        pb.finish_and_clear();
-        if let Some(e) = store_err {
-            return Err(e.into());
-        }
+        log.finish()?;
         let trained = trained.map_err(model_err(&model))?;
         tracing::info!(model = %model, best_epoch = trained.best_epoch, loss = trained.best_validation_loss, "trained");
         store.record_metrics(
@@ -275,8 +300,7 @@ pub(super) fn run_nets(
         seed: Rng::derive(spec.seed, TRANSFER_MODEL, 0).next_u64(),
     };
     let frozen: Vec<&Cnn> = nets.iter().map(|(_, n)| n).collect();
-    let pb = crate::progress::bar(t.epochs as u64, TRANSFER_MODEL);
-    let mut store_err = None;
+    let mut log = EpochLog::new(store, run, TRANSFER_MODEL, t.epochs);
     let fitted = transfer::train(
         &frozen,
         classes,
@@ -285,22 +309,9 @@ pub(super) fn run_nets(
         &genre_examples(&train_idx, &noisy.labels),
         &genre_examples(&val_idx, &noisy.labels),
         &dev,
-        &mut |e| {
-            pb.inc(1);
-            let r = EpochReport {
-                epoch: e.epoch,
-                train_loss: e.train_loss,
-                validation_loss: e.validation_loss,
-            };
-            if store_err.is_none() {
-                store_err = store.record_epoch(run, TRANSFER_MODEL, &r).err();
-            }
-        },
+        &mut |e| log.record(e),
     );
-    pb.finish_and_clear();
-    if let Some(e) = store_err {
-        return Err(e.into());
-    }
+    log.finish()?;
     let (mlp, history) = fitted.map_err(model_err(TRANSFER_MODEL))?;
     let (best_epoch, best_loss) = history
         .iter()
