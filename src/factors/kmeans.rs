@@ -259,10 +259,13 @@ fn init_sample(data: &dyn Vectors, size: Option<usize>, rng: &mut Rng) -> Vec<f3
     }
 }
 
-/// A NaN or infinity would silently become distance 0 and poison a centre: refuse it.
-pub(crate) fn check_finite(data: &dyn Vectors) -> Result<(), FactorError> {
+/// One pass over the rows: refuse a NaN or infinity (it would silently become distance 0 and
+/// poison a centre) and return the mean over features of the per-feature variance (the scale
+/// of scikit-learn's `tol`).
+pub(crate) fn scan(data: &dyn Vectors) -> Result<f64, FactorError> {
     let d = data.dim();
     let n = data.len();
+    let (mut sum, mut sq) = (vec![0f64; d], vec![0f64; d]);
     let block = 1 << 14;
     let mut rows = Vec::new();
     for start in (0..n).step_by(block) {
@@ -276,20 +279,6 @@ pub(crate) fn check_finite(data: &dyn Vectors) -> Result<(), FactorError> {
                 rows[i]
             )));
         }
-    }
-    Ok(())
-}
-
-/// Mean over features of the per-feature variance (the scale of scikit-learn's `tol`).
-fn mean_variance(data: &dyn Vectors) -> f64 {
-    let d = data.dim();
-    let n = data.len();
-    let (mut sum, mut sq) = (vec![0f64; d], vec![0f64; d]);
-    let block = 1 << 14;
-    let mut rows = Vec::new();
-    for start in (0..n).step_by(block) {
-        rows.resize(block.min(n - start) * d, 0.0);
-        data.copy_rows(start, &mut rows);
         for r in rows.chunks_exact(d) {
             for j in 0..d {
                 sum[j] += r[j] as f64;
@@ -297,10 +286,35 @@ fn mean_variance(data: &dyn Vectors) -> f64 {
             }
         }
     }
-    (0..d)
-        .map(|j| sq[j] / n as f64 - (sum[j] / n as f64).powi(2))
+    let n = n.max(1) as f64;
+    Ok((0..d)
+        .map(|j| sq[j] / n - (sum[j] / n).powi(2))
         .sum::<f64>()
-        / d as f64
+        / d.max(1) as f64)
+}
+
+/// The fitted dictionary and its inertia over every row.
+fn finish(
+    data: &dyn Vectors,
+    centres: Vec<f32>,
+    iterations: usize,
+    converged: bool,
+    device: &Device,
+) -> Result<(KMeans, KMeansFit), FactorError> {
+    let last = full_pass(data, &centres, device, false)?;
+    Ok((
+        KMeans {
+            clusters: centres.len() / data.dim(),
+            dim: data.dim(),
+            centroids: centres,
+        },
+        KMeansFit {
+            inertia: last.inertia,
+            iterations,
+            converged,
+            rows: data.len(),
+        },
+    ))
 }
 
 impl KMeans {
@@ -323,13 +337,13 @@ impl KMeans {
                 p.clusters
             )));
         }
-        check_finite(data)?;
+        let variance = scan(data)?;
         let mut best: Option<(KMeans, KMeansFit)> = None;
         for init in 0..p.n_init.max(1) {
             let mut rng = Rng::derive(p.seed, "kmeans.init", init as u64);
             let fit = match p.algorithm {
-                KMeansAlgorithm::Lloyd => lloyd(data, p, &mut rng, device)?,
-                KMeansAlgorithm::MiniBatch => mini_batch(data, p, &mut rng, device)?,
+                KMeansAlgorithm::Lloyd => lloyd(data, p, variance, &mut rng, device)?,
+                KMeansAlgorithm::MiniBatch => mini_batch(data, p, variance, &mut rng, device)?,
             };
             tracing::debug!(init, inertia = fit.1.inertia, "K-Means run");
             if best.as_ref().is_none_or(|b| fit.1.inertia < b.1.inertia) {
@@ -360,12 +374,13 @@ impl KMeans {
 fn lloyd(
     data: &dyn Vectors,
     p: &KMeansParams,
+    variance: f64,
     rng: &mut Rng,
     device: &Device,
 ) -> Result<(KMeans, KMeansFit), FactorError> {
     let d = data.dim();
     let k = p.clusters;
-    let tol = p.tol * mean_variance(data);
+    let tol = p.tol * variance;
     // k-means++ needs its sample in memory: beyond 2¹⁸ rows, a sample of that size (at
     // least 3 per centre), so that frame sets of any size stream.
     let size = Some(p.init_size.unwrap_or(INIT_SAMPLE_CAP).max(3 * k));
@@ -409,20 +424,7 @@ fn lloyd(
             break;
         }
     }
-    let last = full_pass(data, &centres, device, false)?;
-    Ok((
-        KMeans {
-            clusters: k,
-            dim: d,
-            centroids: centres,
-        },
-        KMeansFit {
-            inertia: last.inertia,
-            iterations,
-            converged,
-            rows: data.len(),
-        },
-    ))
+    finish(data, centres, iterations, converged, device)
 }
 
 /// Empty clusters take the rows farthest from their centres, and those rows leave their
@@ -499,6 +501,7 @@ impl Ord for OrdF32 {
 fn mini_batch(
     data: &dyn Vectors,
     p: &KMeansParams,
+    variance: f64,
     rng: &mut Rng,
     device: &Device,
 ) -> Result<(KMeans, KMeansFit), FactorError> {
@@ -514,11 +517,7 @@ fn mini_batch(
     let sample = init_sample(data, Some(init), rng);
     let mut centres = kmeans_plus_plus(&sample, d, k, rng, device)?;
     drop(sample);
-    let tol = if p.tol > 0.0 {
-        p.tol * mean_variance(data)
-    } else {
-        0.0
-    };
+    let tol = p.tol.max(0.0) * variance;
     let mut weights = vec![0f64; k];
     let steps = ((p.max_iter * n) / batch).max(1);
     let mut rows = vec![0f32; batch * d];
@@ -602,20 +601,7 @@ fn mini_batch(
             break;
         }
     }
-    let last = full_pass(data, &centres, device, false)?;
-    Ok((
-        KMeans {
-            clusters: k,
-            dim: d,
-            centroids: centres,
-        },
-        KMeansFit {
-            inertia: last.inertia,
-            iterations,
-            converged,
-            rows: n,
-        },
-    ))
+    finish(data, centres, iterations, converged, device)
 }
 
 /// Move rarely used centres onto random rows of the batch (at most half the batch).

@@ -263,7 +263,7 @@ fn track_words(
         let (scaled_fit, scaled_all);
         let (fit, all): (&dyn Vectors, &dyn Vectors) = if spec.kmeans.scale {
             // Scaling spreads one NaN over a whole column: refuse it on the raw rows.
-            super::kmeans::check_finite(fit)?;
+            super::kmeans::scan(fit)?;
             let (mean, std) = Scaled::fit(fit);
             scaled_fit = Scaled {
                 inner: fit,

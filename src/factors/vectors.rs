@@ -90,10 +90,6 @@ impl<B: ByteBlock> BlockVectors<B> {
     pub fn block_range(&self, i: usize) -> std::ops::Range<usize> {
         self.starts[i]..self.starts[i + 1]
     }
-
-    pub fn blocks(&self) -> usize {
-        self.blocks.len()
-    }
 }
 
 impl<B: ByteBlock> Vectors for BlockVectors<B> {

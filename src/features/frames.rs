@@ -46,12 +46,6 @@ pub struct TrackFrames {
     pub key: CacheKey,
 }
 
-impl TrackFrames {
-    pub fn frames(&self, kind: FrameKind) -> usize {
-        self.parts[kind as usize].0
-    }
-}
-
 /// Frame matrices of every track of a dataset (`None` for skipped tracks).
 pub struct FrameSet {
     pub tracks: Vec<Option<TrackFrames>>,
@@ -88,13 +82,12 @@ pub fn extract_frames(dataset: &Dataset, stage: &FeatureStage, cache: &StageCach
     let pb = crate::progress::bar(dataset.tracks.len() as u64, "frames");
     let hits = AtomicUsize::new(0);
     let maps = AtomicUsize::new(0);
-    // A mapped entry within the budget, else one read on demand.
-    let open = |key: &CacheKey| -> Option<EntryBytes> {
+    // A mapped entry (`map`, once mapped) within the budget, else one read on demand.
+    let keep = |key: &CacheKey, map: memmap2::Mmap| -> EntryBytes {
         if maps.fetch_add(1, Ordering::Relaxed) < MAP_BUDGET {
-            cache.map(FRAMES_STAGE, key, "fr").map(EntryBytes::Mapped)
+            EntryBytes::Mapped(map)
         } else {
-            let p = cache.path(FRAMES_STAGE, key, "fr");
-            p.exists().then_some(EntryBytes::File(p))
+            EntryBytes::File(cache.path(FRAMES_STAGE, key, "fr"))
         }
     };
     let results: Vec<Result<TrackFrames, String>> = dataset
@@ -110,14 +103,11 @@ pub fn extract_frames(dataset: &Dataset, stage: &FeatureStage, cache: &StageCach
                 if let Some(map) = cache.map(FRAMES_STAGE, &key, "fr") {
                     if let Some(parts) = frame_parts(&map).filter(|p| p.len() == 3) {
                         hits.fetch_add(1, Ordering::Relaxed);
-                        drop(map);
-                        if let Some(bytes) = open(&key) {
-                            return Ok(TrackFrames {
-                                bytes: SharedBytes(Arc::new(bytes)),
-                                parts,
-                                key,
-                            });
-                        }
+                        return Ok(TrackFrames {
+                            bytes: SharedBytes(Arc::new(keep(&key, map))),
+                            parts,
+                            key,
+                        });
                     }
                 }
                 let samples = stage.samples(dataset, track)?;
@@ -138,7 +128,8 @@ pub fn extract_frames(dataset: &Dataset, stage: &FeatureStage, cache: &StageCach
                         )
                     })
                     .ok()
-                    .and_then(|_| open(&key));
+                    .and_then(|_| cache.map(FRAMES_STAGE, &key, "fr"))
+                    .map(|map| keep(&key, map));
                 let bytes = stored.unwrap_or(EntryBytes::Owned(bytes));
                 Ok(TrackFrames {
                     bytes: SharedBytes(Arc::new(bytes)),

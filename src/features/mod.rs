@@ -464,10 +464,10 @@ pub struct BandStandardizer {
 impl BandStandardizer {
     /// Fit over every frame of every given spectrogram (frame-major, `bands` wide), streaming:
     /// only per-band sums are held.
-    pub fn fit<'a>(bands: usize, spectrograms: impl IntoIterator<Item = &'a [f32]>) -> Self {
+    pub fn fit<S: AsRef<[f32]>>(bands: usize, spectrograms: impl IntoIterator<Item = S>) -> Self {
         let (mut sum, mut sq, mut n) = (vec![0f64; bands], vec![0f64; bands], 0usize);
         for s in spectrograms {
-            for frame in s.chunks_exact(bands) {
+            for frame in s.as_ref().chunks_exact(bands) {
                 for (b, v) in frame.iter().enumerate() {
                     sum[b] += *v as f64;
                     sq[b] += (*v as f64) * (*v as f64);

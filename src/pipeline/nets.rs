@@ -145,19 +145,14 @@ pub(super) fn run_nets(
         usable(SplitName::Validation),
         usable(SplitName::Test),
     );
-    // Band statistics from training tracks only.
+    // Band statistics from training tracks only, one track in memory at a time.
     let bands = spec.frontend.n_mels;
     let std = BandStandardizer::fit(
         bands,
-        train_idx
-            .iter()
-            .map(|&i| {
-                let v = views[i].as_ref().expect("usable");
-                v.frames_f32(0, v.frames)
-            })
-            .collect::<Vec<_>>()
-            .iter()
-            .map(|v| v.as_slice()),
+        train_idx.iter().map(|&i| {
+            let v = views[i].as_ref().expect("usable");
+            v.frames_f32(0, v.frames)
+        }),
     );
     let src = LogMels { views, std, bands };
     let classes = d.genres.len();
