@@ -3,7 +3,7 @@
 //! pooling → batch norm, a dense tap layer (→ batch norm → activation; its output is the
 //! representation the transfer MLP reads) → dropout → the output layer (logits).
 
-use super::layers::{dropout, BatchNorm, Conv, Dense};
+use super::layers::{dropout, elu, max_pool, BatchNorm, Conv, Dense};
 use super::params::Params;
 use crate::rng::Rng;
 use candle_core::{Device, Result, Tensor, D};
@@ -134,6 +134,7 @@ impl Cnn {
                 ch,
                 b.channels,
                 b.kernel,
+                i > 0,
                 &mut rng,
                 dev,
             )?;
@@ -190,7 +191,7 @@ impl Cnn {
 
     fn act(&self, x: &Tensor) -> Result<Tensor> {
         match self.activation {
-            Activation::Elu => x.elu(1.0),
+            Activation::Elu => elu(x, 1.0),
             Activation::Relu => x.relu(),
         }
     }
@@ -205,7 +206,7 @@ impl Cnn {
             }
             h = self.act(&h)?;
             if let Some([ph, pw]) = b.pool {
-                h = h.max_pool2d_with_stride((ph, pw), (ph, pw))?;
+                h = max_pool(&h, ph, pw)?;
             }
             if train {
                 h = dropout(&h, b.dropout, rng.as_deref_mut())?;

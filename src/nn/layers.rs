@@ -1,6 +1,7 @@
 //! The layers the CNNs are made of, with parameters drawn from our seeded generator (candle's
 //! CPU generator cannot be seeded) and batch-norm statistics we can checkpoint.
 
+use super::fused;
 use super::params::{ParamKind, Params};
 use crate::rng::Rng;
 use candle_core::{DType, Device, Result, Tensor, Var, D};
@@ -25,15 +26,19 @@ pub struct Conv {
     pub weight: Var,
     pub bias: Var,
     pad: (usize, usize),
+    /// Whether the input needs a gradient (the first layer's input is data).
+    input_grad: bool,
 }
 
 impl Conv {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         params: &mut Params,
         name: &str,
         in_ch: usize,
         out_ch: usize,
         kernel: [usize; 2],
+        input_grad: bool,
         rng: &mut Rng,
         dev: &Device,
     ) -> Result<Self> {
@@ -55,10 +60,20 @@ impl Conv {
             weight,
             bias,
             pad: (kh / 2, kw / 2),
+            input_grad,
         })
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if fused::applies(x.device()) {
+            return fused::conv2d(
+                x,
+                self.weight.as_tensor(),
+                self.bias.as_tensor(),
+                self.pad,
+                self.input_grad,
+            );
+        }
         // candle pads both dimensions alike; pad the taller side by hand when they differ.
         let (ph, pw) = self.pad;
         let (x, p) = if ph == pw {
@@ -150,10 +165,37 @@ impl BatchNorm {
         })
     }
 
+    /// Move the running statistics towards a batch's `mean` and biased `var` over `n` values
+    /// (the variance is stored unbiased, as PyTorch and Keras do).
+    fn update_running(&self, mean: &Tensor, var: &Tensor, n: f64) -> Result<()> {
+        let _guard = self.lock.lock().expect("batch-norm lock");
+        let m = self.momentum;
+        let unbiased = (var.detach() * (n / (n - 1.0).max(1.0)))?;
+        let (rm, rv) = (
+            self.running_mean.as_tensor().detach(),
+            self.running_var.as_tensor().detach(),
+        );
+        self.running_mean
+            .set(&((rm * (1.0 - m))? + (mean.detach() * m)?)?)?;
+        self.running_var
+            .set(&((rv * (1.0 - m))? + (unbiased * m)?)?)
+    }
+
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let rank = x.rank();
         let c = x.dim(1)?;
         let shape: Vec<usize> = (0..rank).map(|i| if i == 1 { c } else { 1 }).collect();
+        if train && fused::applies(x.device()) {
+            let (y, mean, var) = fused::batch_norm_train(
+                x,
+                self.gamma.as_tensor(),
+                self.beta.as_tensor(),
+                self.eps,
+            )?;
+            let n = (x.elem_count() / c) as f64;
+            self.update_running(&mean, &var, n)?;
+            return Ok(y);
+        }
         let (mean, var) = if train {
             // Statistics over every axis but the channels.
             let xt = if rank == 4 {
@@ -164,18 +206,7 @@ impl BatchNorm {
             let mean = xt.mean(D::Minus1)?;
             let centred = xt.broadcast_sub(&mean.unsqueeze(1)?)?;
             let var = centred.sqr()?.mean(D::Minus1)?;
-            let _guard = self.lock.lock().expect("batch-norm lock");
-            let m = self.momentum;
-            let n = xt.dim(1)? as f64;
-            let unbiased = (var.detach() * (n / (n - 1.0).max(1.0)))?;
-            let (rm, rv) = (
-                self.running_mean.as_tensor().detach(),
-                self.running_var.as_tensor().detach(),
-            );
-            self.running_mean
-                .set(&((rm * (1.0 - m))? + (mean.detach() * m)?)?)?;
-            self.running_var
-                .set(&((rv * (1.0 - m))? + (unbiased * m)?)?)?;
+            self.update_running(&mean, &var, xt.dim(1)? as f64)?;
             (mean, var)
         } else {
             (
@@ -207,4 +238,29 @@ pub fn dropout(x: &Tensor, p: f64, rng: Option<&mut Rng>) -> Result<Tensor> {
         })
         .collect();
     x.mul(&Tensor::from_vec(mask, x.shape(), x.device())?)
+}
+
+/// Max pooling with a (kh, kw) window and the same stride. Not candle's `max_pool2d`: its
+/// backward pass scales a window's gradient by the share of maxima in the window (¼ for a
+/// unique maximum under 2×2) instead of dividing it among them.
+pub fn max_pool(x: &Tensor, kh: usize, kw: usize) -> Result<Tensor> {
+    if fused::applies(x.device()) {
+        return fused::max_pool(x, kh, kw);
+    }
+    let (n, c, h, w) = x.dims4()?;
+    let (oh, ow) = (h / kh, w / kw);
+    x.narrow(2, 0, oh * kh)?
+        .narrow(3, 0, ow * kw)?
+        .reshape((n, c, oh, kh, ow, kw))?
+        .max(5)?
+        .max(3)
+}
+
+/// ELU (α = 1 in the paper's nets).
+pub fn elu(x: &Tensor, alpha: f64) -> Result<Tensor> {
+    if fused::applies(x.device()) {
+        fused::elu(x, alpha)
+    } else {
+        x.elu(alpha)
+    }
 }

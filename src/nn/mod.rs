@@ -6,6 +6,7 @@
 
 pub mod adam;
 pub mod cnn;
+pub mod fused;
 pub mod layers;
 pub mod params;
 pub mod train;

@@ -5,7 +5,7 @@
 
 use super::adam::{Adam, AdamConfig};
 use super::cnn::Cnn;
-use super::layers::{dropout, Dense};
+use super::layers::{dropout, elu, Dense};
 use super::params::Params;
 use super::train::{
     average_windows, random_batch, soft_cross_entropy, track_loss, EpochStats, Example,
@@ -63,7 +63,7 @@ impl Mlp {
         } else {
             x.clone()
         };
-        let h = self.hidden.forward(&x)?.elu(1.0)?;
+        let h = elu(&self.hidden.forward(&x)?, 1.0)?;
         let h = if train {
             dropout(&h, self.dropout, rng)?
         } else {
