@@ -204,14 +204,29 @@ pub(crate) fn average_windows(
     logits_of: &dyn Fn(&Tensor) -> candle_core::Result<Tensor>,
 ) -> candle_core::Result<Vec<Vec<f32>>> {
     let (windows, owner) = windows(src, tracks, patch, window_hop);
-    let mut sums = vec![vec![0f32; outputs]; tracks.len()];
-    let mut counts = vec![0usize; tracks.len()];
-    for (chunk, own) in windows.chunks(batch.max(1)).zip(owner.chunks(batch.max(1))) {
-        let x = crops(src, chunk, patch, dev)?;
-        let p = candle_nn::ops::softmax(&logits_of(&x)?, D::Minus1)?
+    mean_softmax(&owner, tracks.len(), batch, outputs, &|r| {
+        logits_of(&crops(src, &windows[r], patch, dev)?)
+    })
+}
+
+/// Per track, the mean softmax over its windows; `owner[w]` is window w's track and
+/// `logits_of(range)` gives the logits of a batch of consecutive windows.
+pub(crate) fn mean_softmax(
+    owner: &[usize],
+    tracks: usize,
+    batch: usize,
+    outputs: usize,
+    logits_of: &dyn Fn(std::ops::Range<usize>) -> candle_core::Result<Tensor>,
+) -> candle_core::Result<Vec<Vec<f32>>> {
+    let mut sums = vec![vec![0f32; outputs]; tracks];
+    let mut counts = vec![0usize; tracks];
+    let batch = batch.max(1);
+    for start in (0..owner.len()).step_by(batch) {
+        let end = (start + batch).min(owner.len());
+        let p = candle_nn::ops::softmax(&logits_of(start..end)?, D::Minus1)?
             .to_device(&Device::Cpu)?
             .to_vec2::<f32>()?;
-        for (row, &i) in p.iter().zip(own) {
+        for (row, &i) in p.iter().zip(&owner[start..end]) {
             for (s, v) in sums[i].iter_mut().zip(row) {
                 *s += v;
             }

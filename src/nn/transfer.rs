@@ -8,8 +8,8 @@ use super::cnn::Cnn;
 use super::layers::{dropout, elu, Dense};
 use super::params::Params;
 use super::train::{
-    average_windows, random_batch, soft_cross_entropy, track_loss, EpochStats, Example,
-    PatchSource, TrainError,
+    crops, mean_softmax, random_batch, soft_cross_entropy, track_loss, windows, EpochStats,
+    Example, PatchSource, TrainError,
 };
 use crate::rng::Rng;
 use candle_core::{Device, Tensor};
@@ -82,6 +82,42 @@ pub fn taps(nets: &[&Cnn], x: &Tensor) -> candle_core::Result<Tensor> {
     Tensor::cat(&t, 1)
 }
 
+/// The frozen nets' taps at every inference window of `tracks`, computed once: the
+/// validation loss of every epoch reads them instead of running the nets again.
+struct WindowTaps {
+    taps: Tensor,
+    owner: Vec<usize>,
+    tracks: usize,
+}
+
+impl WindowTaps {
+    fn new(
+        nets: &[&Cnn],
+        src: &dyn PatchSource,
+        tracks: &[usize],
+        cfg: &TransferConfig,
+        dev: &Device,
+    ) -> candle_core::Result<Self> {
+        let (windows, owner) = windows(src, tracks, cfg.patch_frames, cfg.window_hop);
+        let rows = windows
+            .chunks(cfg.batch_size.max(1))
+            .map(|chunk| taps(nets, &crops(src, chunk, cfg.patch_frames, dev)?))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(WindowTaps {
+            taps: Tensor::cat(&rows, 0)?,
+            owner,
+            tracks: tracks.len(),
+        })
+    }
+
+    /// Mean softmax of the MLP over each track's windows.
+    fn predict(&self, mlp: &Mlp, batch: usize) -> candle_core::Result<Vec<Vec<f32>>> {
+        mean_softmax(&self.owner, self.tracks, batch, mlp.outputs, &|r| {
+            mlp.forward(&self.taps.narrow(0, r.start, r.len())?, None)
+        })
+    }
+}
+
 /// Track-level genre probabilities of the transfer model.
 pub fn predict(
     nets: &[&Cnn],
@@ -91,16 +127,7 @@ pub fn predict(
     cfg: &TransferConfig,
     dev: &Device,
 ) -> candle_core::Result<Vec<Vec<f32>>> {
-    average_windows(
-        src,
-        tracks,
-        cfg.patch_frames,
-        cfg.window_hop,
-        cfg.batch_size,
-        mlp.outputs,
-        dev,
-        &|x| mlp.forward(&taps(nets, x)?, None),
-    )
+    WindowTaps::new(nets, src, tracks, cfg, dev)?.predict(mlp, cfg.batch_size)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -128,6 +155,7 @@ pub fn train(
     let mut opt = Adam::new(&mlp.params, cfg.adam)?;
     let patch = cfg.patch_frames;
     let val_tracks: Vec<usize> = validation.iter().map(|e| e.track).collect();
+    let val_taps = WindowTaps::new(nets, src, &val_tracks, cfg, dev)?;
     let mut history = Vec::new();
     let (mut best, mut best_epoch) = (f64::INFINITY, 0usize);
     let mut best_weights: Vec<Tensor> = Vec::new();
@@ -152,7 +180,7 @@ pub fn train(
             };
             opt.step(&mlp.params, &loss.backward()?)?;
         }
-        let pred = predict(nets, &mlp, src, &val_tracks, cfg, dev)?;
+        let pred = val_taps.predict(&mlp, cfg.batch_size)?;
         let val = track_loss(&pred, validation);
         if !val.is_finite() {
             return Err(TrainError::Diverged { epoch, loss: val });
