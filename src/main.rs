@@ -40,6 +40,12 @@ enum Command {
         /// The experiment spec (TOML), e.g. experiments/quickstart.toml.
         spec: PathBuf,
     },
+    /// Resume a run that was killed or failed: cached stages are reused, each net continues
+    /// from its last checkpoint, and the run ends with the metrics an uninterrupted run has.
+    Resume {
+        /// The run's id, as `agf runs` lists it.
+        run: i64,
+    },
     /// List the runs in the store.
     Runs {
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -194,6 +200,10 @@ fn dispatch(cli: Cli) -> Result<()> {
             let cache = cache_dir(&cli.db, cli.cache.as_deref());
             run(&cli.db, &cache, &spec)
         }
+        Command::Resume { run } => {
+            let cache = cache_dir(&cli.db, cli.cache.as_deref());
+            resume(&cli.db, &cache, agf::store::RunId(run))
+        }
         Command::Runs { format } => runs(&cli.db, format),
         Command::Report { out } => report(&cli.db, &out),
         Command::Synth { spec, out, subset } => synth(&spec, &out, &subset),
@@ -296,6 +306,13 @@ fn run(db: &std::path::Path, cache: &std::path::Path, spec_path: &std::path::Pat
     let store = open_store(db)?;
     let outcome = pipeline::run(&spec, &store, &agf::cache::StageCache::new(cache))
         .with_context(|| format!("running {}", spec_path.display()))?;
+    print_outcome(&outcome, db);
+    Ok(())
+}
+
+fn resume(db: &std::path::Path, cache: &std::path::Path, run: agf::store::RunId) -> Result<()> {
+    let store = open_store(db)?;
+    let outcome = pipeline::resume(&store, &agf::cache::StageCache::new(cache), run)?;
     print_outcome(&outcome, db);
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Agreement between two labellings (does a factor find the latent artist groups?).
 
-use std::collections::HashMap;
+// Ordered maps: sums then run in one order, and the score is the same in every process.
+use std::collections::BTreeMap;
 
 /// Normalised mutual information with the arithmetic-mean normaliser (scikit-learn's
 /// `normalized_mutual_info_score` default): 1 for identical partitions, 0 for independent
@@ -8,9 +9,9 @@ use std::collections::HashMap;
 pub fn normalized_mutual_information(a: &[usize], b: &[usize]) -> f64 {
     assert_eq!(a.len(), b.len(), "two labellings of the same items");
     let n = a.len() as f64;
-    let mut joint: HashMap<(usize, usize), f64> = HashMap::new();
-    let mut pa: HashMap<usize, f64> = HashMap::new();
-    let mut pb: HashMap<usize, f64> = HashMap::new();
+    let mut joint: BTreeMap<(usize, usize), f64> = BTreeMap::new();
+    let mut pa: BTreeMap<usize, f64> = BTreeMap::new();
+    let mut pb: BTreeMap<usize, f64> = BTreeMap::new();
     for (&x, &y) in a.iter().zip(b) {
         *joint.entry((x, y)).or_default() += 1.0;
         *pa.entry(x).or_default() += 1.0;
@@ -21,7 +22,7 @@ pub fn normalized_mutual_information(a: &[usize], b: &[usize]) -> f64 {
         return 1.0;
     }
     let entropy =
-        |p: &HashMap<usize, f64>| -> f64 { p.values().map(|c| -(c / n) * (c / n).ln()).sum() };
+        |p: &BTreeMap<usize, f64>| -> f64 { p.values().map(|c| -(c / n) * (c / n).ln()).sum() };
     let mi: f64 = joint
         .iter()
         .map(|(&(x, y), &c)| (c / n) * (c * n / (pa[&x] * pb[&y])).ln())

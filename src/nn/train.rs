@@ -75,6 +75,9 @@ pub struct EpochStats {
 /// What the checkpoint's sidecar holds besides tensors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Progress {
+    /// What the checkpoint was trained on and how ([`fingerprint`]).
+    #[serde(default)]
+    fingerprint: String,
     epoch: usize,
     adam_step: u64,
     best_epoch: usize,
@@ -296,6 +299,24 @@ fn restore(net: &Cnn, tensors: &HashMap<String, Tensor>) -> candle_core::Result<
     Ok(())
 }
 
+/// A digest of the training configuration, the output count and every example (track and
+/// target): a checkpoint is resumed only by the training that wrote it.
+fn fingerprint(cfg: &TrainConfig, outputs: usize, sets: [&[Example]; 2]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(format!("{cfg:?}|{outputs}").as_bytes());
+    for set in sets {
+        h.update((set.len() as u64).to_le_bytes());
+        for e in set {
+            h.update((e.track as u64).to_le_bytes());
+            for t in &e.target {
+                h.update(t.to_le_bytes());
+            }
+        }
+    }
+    format!("{:x}", h.finalize())
+}
+
 /// Train a net for `outputs` targets, checkpointing into `dir` (`last.*` every epoch,
 /// `best.*` at each improvement) and resuming from `dir/last` when it is there.
 /// `on_batch(epoch, batch)` may stop training (the test of resumption uses it).
@@ -321,7 +342,9 @@ pub fn train(
     let mut opt = Adam::new(&net.params, cfg.adam)?;
     let last = dir.join("last.safetensors");
     let best_path = dir.join("best.safetensors");
+    let fingerprint = fingerprint(cfg, outputs, [train_set, validation]);
     let mut progress = Progress {
+        fingerprint: fingerprint.clone(),
         epoch: 0,
         adam_step: 0,
         best_epoch: 0,
@@ -335,6 +358,14 @@ pub fn train(
     };
     if let Ok(json) = std::fs::read(last.with_extension("json")) {
         progress = serde_json::from_slice(&json).map_err(|e| read_err(&last, e.to_string()))?;
+        if progress.fingerprint != fingerprint {
+            return Err(read_err(
+                &last,
+                "it was written by a training with another configuration or other data; \
+                 remove its folder to train this net afresh"
+                    .into(),
+            ));
+        }
         let tensors = candle_core::safetensors::load(&last, dev)
             .map_err(|e| read_err(&last, e.to_string()))?;
         restore(&net, &tensors).map_err(|e| read_err(&last, e.to_string()))?;
@@ -540,5 +571,22 @@ mod tests {
         let p1 = predict(&whole.net, &src, &tracks, 8, 4, 8, &dev).unwrap();
         let p2 = predict(&resumed.net, &src, &tracks, 8, 4, 8, &dev).unwrap();
         assert_eq!(p1, p2);
+        // A checkpoint is not resumed by a training with another configuration.
+        let mut other = cfg();
+        other.batch_size = 4;
+        let err = train(
+            &other,
+            2,
+            &src,
+            train_set,
+            val,
+            &b,
+            &dev,
+            &mut |_| {},
+            &mut |_, _| true,
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("another configuration"), "{err}");
     }
 }

@@ -53,6 +53,20 @@ pub enum PipelineError {
     EmptySplit { split: &'static str },
     #[error("training {model} failed: {message}")]
     Training { model: String, message: String },
+    #[error("cannot resume run {run}: {reason}")]
+    Resume { run: RunId, reason: String },
+    #[error("run {run}'s folder {} is in use by another agf process{hint}", dir.display())]
+    Busy {
+        run: RunId,
+        dir: std::path::PathBuf,
+        hint: &'static str,
+    },
+    #[error("cannot prepare the run folder {}: {source}", dir.display())]
+    RunDir {
+        dir: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("factor {name:?} failed: {source}")]
     Factor {
         name: String,
@@ -248,6 +262,86 @@ fn git_state() -> (Option<String>, Option<bool>) {
     }
 }
 
+/// An exclusive lock on a run's folder for as long as a process works on the run: a second
+/// `agf resume` of a live run is refused, and the operating system drops the lock when the
+/// process dies however it dies, so a killed run can be resumed at once.
+struct RunLock {
+    _file: std::fs::File,
+}
+
+impl RunLock {
+    fn acquire(store: &Store, run: RunId, hint: &'static str) -> Result<Self, PipelineError> {
+        let dir = store.run_dir(run);
+        let io = |source| PipelineError::RunDir {
+            dir: dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("run.lock"))
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(RunLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(PipelineError::Busy { run, dir, hint }),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
+}
+
+/// Run `run_stages` for `run` and record how it ended: `done`, or `failed` with the reason.
+fn finish(
+    spec: &ExperimentSpec,
+    store: &Store,
+    cache: &StageCache,
+    run: RunId,
+) -> Result<RunOutcome, PipelineError> {
+    match run_stages(spec, store, cache, run) {
+        Ok(outcome) => {
+            store.finish_run(run, RunStatus::Done, None)?;
+            tracing::info!(run = %run, seconds = outcome.seconds, "run done");
+            Ok(outcome)
+        }
+        Err(e) => {
+            // Recording the failure must not hide the failure itself.
+            if let Err(store_err) = store.finish_run(run, RunStatus::Failed, Some(&e.to_string())) {
+                tracing::error!("could not mark run {run} failed: {store_err}");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Resume a run that was killed or failed: its stored spec is run again under the same id.
+/// Features and factors come from the stage cache, each net continues from its last
+/// checkpoint, and everything else is recomputed exactly, so the run ends with the metrics an
+/// uninterrupted run would have had.
+pub fn resume(store: &Store, cache: &StageCache, run: RunId) -> Result<RunOutcome, PipelineError> {
+    let stored = store.stored_run(run)?;
+    let refuse = |reason: String| PipelineError::Resume { run, reason };
+    if stored.status == RunStatus::Done.as_str() {
+        return Err(refuse(
+            "it is done; `agf run` the spec again for a new run".into(),
+        ));
+    }
+    let spec = ExperimentSpec::parse(
+        &stored.spec_toml,
+        std::path::Path::new(&format!("<run {run} spec>")),
+    )
+    .map_err(|e| refuse(format!("its stored spec no longer parses: {e}")))?;
+    if spec.hash() != stored.spec_hash {
+        return Err(refuse(
+            "its stored spec resolves differently in this version of agf".into(),
+        ));
+    }
+    let _lock = RunLock::acquire(store, run, "; it is still running")?;
+    store.reopen_run(run)?;
+    tracing::info!(run = %run, name = %stored.name, "run resumed");
+    finish(&spec, store, cache, run)
+}
+
 /// Run one experiment and record it. The run is in the store from the first moment; if a
 /// step fails, it is marked `failed` with the reason before the error is returned.
 pub fn run(
@@ -274,20 +368,43 @@ pub fn run(
         params: spec.flat_params(),
     })?;
     tracing::info!(run = %run, name = %spec.name, "run started");
-    match run_stages(spec, store, cache, run) {
-        Ok(outcome) => {
-            store.finish_run(run, RunStatus::Done, None)?;
-            tracing::info!(run = %run, seconds = outcome.seconds, "run done");
-            Ok(outcome)
-        }
+    let lock = RunLock::acquire(
+        store,
+        run,
+        "; two stores in one folder share run folders: give each store its own folder",
+    );
+    let _lock = match lock.and_then(|l| clear_stale(store, run).map(|_| l)) {
+        Ok(l) => l,
         Err(e) => {
-            // Recording the failure must not hide the failure itself.
-            if let Err(store_err) = store.finish_run(run, RunStatus::Failed, Some(&e.to_string())) {
-                tracing::error!("could not mark run {run} failed: {store_err}");
-            }
-            Err(e)
+            store.finish_run(run, RunStatus::Failed, Some(&e.to_string()))?;
+            return Err(e);
         }
+    };
+    finish(spec, store, cache, run)
+}
+
+/// A new run's folder holds nothing of its own yet: whatever is there (checkpoints of a store
+/// that was deleted, say) would be resumed from as if it were this run's, so it goes.
+fn clear_stale(store: &Store, run: RunId) -> Result<(), PipelineError> {
+    let dir = store.run_dir(run);
+    let entries = std::fs::read_dir(&dir).map_err(|source| PipelineError::RunDir {
+        dir: dir.clone(),
+        source,
+    })?;
+    for entry in entries.flatten() {
+        if entry.file_name() == "run.lock" {
+            continue;
+        }
+        let path = entry.path();
+        tracing::warn!("removing {} left by an earlier store", path.display());
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(|source| PipelineError::RunDir { dir: path, source })?;
     }
+    Ok(())
 }
 
 /// Row-major features and their labels for one split.

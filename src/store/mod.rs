@@ -112,6 +112,26 @@ pub struct RunSummary {
     pub macro_f1: Option<f64>,
 }
 
+/// One stored scalar metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricRow {
+    pub model: String,
+    pub split: String,
+    pub name: String,
+    /// NULL when the value was not finite.
+    pub value: Option<f64>,
+}
+
+/// What resuming a run reads back: the resolved spec it was started with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRun {
+    pub id: RunId,
+    pub name: String,
+    pub status: String,
+    pub spec_toml: String,
+    pub spec_hash: String,
+}
+
 /// A stored confusion matrix with its class names.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredConfusion {
@@ -558,6 +578,45 @@ impl Store {
         })
     }
 
+    /// The run's status and resolved spec.
+    pub fn stored_run(&self, run: RunId) -> Result<StoredRun, StoreError> {
+        self.rt.block_on(async {
+            let row =
+                sqlx::query("SELECT id, name, status, spec_toml, spec_hash FROM runs WHERE id = ?")
+                    .bind(run)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(self.err("reading a run"))?
+                    .ok_or_else(|| StoreError::NoSuchRun {
+                        path: self.path.clone(),
+                        run,
+                    })?;
+            Ok(StoredRun {
+                id: RunId(row.get(0)),
+                name: row.get(1),
+                status: row.get(2),
+                spec_toml: row.get(3),
+                spec_hash: row.get(4),
+            })
+        })
+    }
+
+    /// Mark a run `running` again (it is being resumed): its end and error are cleared.
+    pub fn reopen_run(&self, run: RunId) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            sqlx::query(
+                "UPDATE runs SET status = 'running', ended_at = NULL, error = NULL, heartbeat_at = ?
+                 WHERE id = ?",
+            )
+            .bind(now())
+            .bind(run)
+            .execute(&self.pool)
+            .await
+            .map_err(self.err("reopening a run"))?;
+            Ok(())
+        })
+    }
+
     pub fn finish_run(
         &self,
         run: RunId,
@@ -661,6 +720,43 @@ impl Store {
     }
 
     /// Per-epoch losses of a run's model.
+    /// Every scalar metric of a run, ordered by model, split and name.
+    pub fn metrics(&self, run: RunId) -> Result<Vec<MetricRow>, StoreError> {
+        self.rt.block_on(async {
+            let rows = sqlx::query(
+                "SELECT model, split, name, value FROM metrics WHERE run_id = ?
+                 ORDER BY model, split, name",
+            )
+            .bind(run)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading metrics"))?;
+            Ok(rows
+                .into_iter()
+                .map(|r| MetricRow {
+                    model: r.get(0),
+                    split: r.get(1),
+                    name: r.get(2),
+                    value: r.get(3),
+                })
+                .collect())
+        })
+    }
+
+    /// The models with stored epochs in a run, in the order they were first recorded.
+    pub fn epoch_models(&self, run: RunId) -> Result<Vec<String>, StoreError> {
+        self.rt.block_on(async {
+            let rows = sqlx::query(
+                "SELECT model FROM epochs WHERE run_id = ? GROUP BY model ORDER BY MIN(rowid)",
+            )
+            .bind(run)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading epochs"))?;
+            Ok(rows.into_iter().map(|r| r.get(0)).collect())
+        })
+    }
+
     pub fn epochs(&self, run: RunId, model: &str) -> Result<Vec<EpochReport>, StoreError> {
         self.rt.block_on(async {
             let rows = sqlx::query(

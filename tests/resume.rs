@@ -1,0 +1,147 @@
+//! A run killed in the middle of training (SIGKILL, mid-epoch) and resumed with `agf resume`
+//! ends with exactly the metrics and epoch history of the same spec run without interruption.
+
+use agf::store::{RunId, Store};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SPEC: &str = r#"
+name = "resume"
+seed = 5
+device = "cpu"
+[dataset]
+source = "synthetic"
+[dataset.synthetic]
+genres = 4
+artists = 30
+albums_per_artist = [1, 2]
+tracks_per_album = [3, 5]
+clip_seconds = 2.0
+sample_rate = 22050
+[frontend]
+n_mels = 32
+[split]
+strategy = "artist"
+[model]
+kind = "logreg"
+epochs = 20
+[[factors]]
+name = "tags"
+features = "subgenre"
+topics = 4
+[cnn]
+preset = "small"
+epochs = 8
+patience = 8
+batch_size = 8
+patch_frames = 16
+window_hop = 8
+[transfer]
+hidden = 16
+epochs = 3
+"#;
+
+fn agf(db: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_agf"));
+    c.arg("--db").arg(db).env("RUST_LOG", "info");
+    c
+}
+
+fn everything(db: &Path) -> (Vec<agf::store::MetricRow>, Vec<(String, String)>) {
+    let store = Store::open(db).unwrap();
+    let run = RunId(1);
+    // Bookkeeping differs by design (a resumed run finds its features in the cache).
+    let bookkeeping = [
+        "seconds",
+        "cache_hit",
+        "feature_cache_hits",
+        "feature_tracks_computed",
+        "audio_seconds",
+    ];
+    let metrics: Vec<_> = store
+        .metrics(run)
+        .unwrap()
+        .into_iter()
+        .filter(|m| !bookkeeping.contains(&m.name.as_str()))
+        .collect();
+    let mut epochs = Vec::new();
+    for model in store.epoch_models(run).unwrap() {
+        for e in store.epochs(run, &model).unwrap() {
+            epochs.push((model.clone(), format!("{e:?}")));
+        }
+    }
+    // Models in name order: a resumed run re-records the models it recomputes.
+    epochs.sort();
+    (metrics, epochs)
+}
+
+#[test]
+fn a_run_killed_mid_epoch_resumes_to_the_uninterrupted_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("resume.toml");
+    std::fs::write(&spec, SPEC).unwrap();
+
+    // Interrupted: killed once the genre net has checkpointed its first epoch, i.e. while
+    // it is inside its second.
+    let killed_db = dir.path().join("killed/agf.sqlite");
+    let mut child = agf(&killed_db)
+        .arg("run")
+        .arg(&spec)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let checkpoint = dir.path().join("killed/1/checkpoints/genre/last.json");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !checkpoint.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was killed"
+        );
+        assert!(Instant::now() < deadline, "no checkpoint after 5 minutes");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let status = Store::open(&killed_db)
+        .unwrap()
+        .stored_run(RunId(1))
+        .unwrap();
+    assert_eq!(status.status, "running", "killed runs stay marked running");
+
+    let resumed = agf(&killed_db).arg("resume").arg("1").output().unwrap();
+    let log = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{log}");
+    assert!(
+        log.contains("resuming from"),
+        "the genre net continued from its checkpoint: {log}"
+    );
+    // A finished run is not resumed twice.
+    let again = agf(&killed_db).arg("resume").arg("1").output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("it is done"));
+
+    // Uninterrupted, in a store of its own.
+    let whole_db = dir.path().join("whole/agf.sqlite");
+    let whole = agf(&whole_db).arg("run").arg(&spec).output().unwrap();
+    assert!(
+        whole.status.success(),
+        "{}",
+        String::from_utf8_lossy(&whole.stderr)
+    );
+
+    let (m1, e1) = everything(&killed_db);
+    let (m2, e2) = everything(&whole_db);
+    assert!(
+        m1.iter()
+            .any(|m| m.model == "transfer" && m.split == "test" && m.name == "log_loss"),
+        "{m1:?}"
+    );
+    assert!(e1.iter().any(|(m, _)| m == "cnn.genre"));
+    assert_eq!(m1, m2, "same metrics, to the last bit");
+    assert_eq!(e1, e2, "same epoch history");
+    let p1 = std::fs::read(dir.path().join("killed/1/predictions/transfer.csv")).unwrap();
+    let p2 = std::fs::read(dir.path().join("whole/1/predictions/transfer.csv")).unwrap();
+    assert_eq!(p1, p2, "same per-track predictions");
+}
