@@ -533,6 +533,18 @@ pub enum OptimizerKind {
     Adamw,
 }
 
+/// Whether the targets get a net each or share one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CnnMode {
+    /// One net per target (the winning submission).
+    #[default]
+    Separate,
+    /// One trunk with a head per target; each epoch trains one target, drawn with
+    /// `task_probabilities` (the authors' multi-task alternative).
+    Multitask,
+}
+
 /// The CNNs on log-mel patches: one per target (genre and every factor), all alike.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -546,6 +558,12 @@ pub struct CnnSpec {
     pub bn_momentum: Option<f64>,
     /// Which nets to train: "genre" and factor names; omitted = genre and every factor.
     pub targets: Option<Vec<String>>,
+    pub mode: CnnMode,
+    /// Multi-task only: the chance an epoch trains each target (summing to 1); omitted =
+    /// 0.5 for genre and the rest shared equally by the factors (the authors' p = 0.5).
+    pub task_probabilities: Option<std::collections::BTreeMap<String, f64>>,
+    /// `{ kind = "constant" | "step" | "cosine" | "plateau", … }`.
+    pub lr_schedule: crate::nn::schedule::LrSchedule,
     pub batch_size: usize,
     pub epochs: usize,
     pub patience: usize,
@@ -569,6 +587,9 @@ impl Default for CnnSpec {
             activation: None,
             bn_momentum: None,
             targets: None,
+            mode: CnnMode::Separate,
+            task_probabilities: None,
+            lr_schedule: crate::nn::schedule::LrSchedule::Constant,
             batch_size: 64,
             epochs: 400,
             patience: 20,
@@ -1144,6 +1165,42 @@ impl ExperimentSpec {
                 );
             }
         }
+        if let Some((field, problem)) = c.lr_schedule.problem() {
+            bad(&format!("cnn.lr_schedule.{field}"), problem);
+        }
+        let targets = self.cnn_targets();
+        match (c.mode, &c.task_probabilities) {
+            (CnnMode::Separate, Some(_)) => bad(
+                "cnn.task_probabilities",
+                "applies only with mode = \"multitask\"".into(),
+            ),
+            (CnnMode::Multitask, _) if targets.len() < 2 => bad(
+                "cnn.mode",
+                format!("a multi-task net needs at least two targets, got {targets:?}"),
+            ),
+            (CnnMode::Multitask, Some(p)) => {
+                let keys: Vec<&String> = p.keys().collect();
+                let mut want: Vec<&String> = targets.iter().collect();
+                want.sort();
+                if keys != want {
+                    bad(
+                        "cnn.task_probabilities",
+                        format!("expected one probability per target {targets:?}, got {keys:?}"),
+                    );
+                } else if p.values().any(|v| !(v.is_finite() && *v > 0.0))
+                    || (p.values().sum::<f64>() - 1.0).abs() > 1e-6
+                {
+                    bad(
+                        "cnn.task_probabilities",
+                        format!(
+                            "expected probabilities > 0 summing to 1, got a sum of {}",
+                            p.values().sum::<f64>()
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
         let t = &self.transfer;
         if t.hidden == 0 || t.epochs == 0 || t.batch_size == 0 {
             bad(
@@ -1163,6 +1220,31 @@ impl ExperimentSpec {
                 format!("expected a learning rate > 0, got {}", t.learning_rate),
             );
         }
+    }
+
+    /// Multi-task: each target's chance of being an epoch's task, in `cnn_targets` order.
+    pub fn task_probabilities(&self) -> Vec<f64> {
+        let targets = self.cnn_targets();
+        if let Some(p) = self
+            .cnn
+            .as_ref()
+            .and_then(|c| c.task_probabilities.as_ref())
+        {
+            return targets
+                .iter()
+                .map(|t| p.get(t).copied().unwrap_or(0.0))
+                .collect();
+        }
+        let has_genre = targets.iter().any(|t| t == "genre");
+        let others = targets.len() - usize::from(has_genre);
+        targets
+            .iter()
+            .map(|t| match (t == "genre", has_genre) {
+                (true, _) => 0.5,
+                (false, true) => 0.5 / others.max(1) as f64,
+                (false, false) => 1.0 / targets.len() as f64,
+            })
+            .collect()
     }
 
     /// The nets `[cnn]` trains, in order: "genre" first, then factors.

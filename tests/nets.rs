@@ -89,3 +89,83 @@ epochs = 2
             .exists());
     }
 }
+
+#[test]
+fn the_multi_task_net_shares_a_trunk_follows_its_schedule_and_feeds_the_transfer_model() {
+    let text = r#"
+name = "multitask"
+seed = 3
+device = "cpu"
+[dataset]
+source = "synthetic"
+[dataset.synthetic]
+artists = 24
+albums_per_artist = [1, 2]
+tracks_per_album = [3, 4]
+clip_seconds = 1.5
+sample_rate = 22050
+[frontend]
+n_mels = 32
+[split]
+strategy = "artist"
+[model]
+kind = "logreg"
+epochs = 5
+[[factors]]
+name = "tags"
+features = "subgenre"
+topics = 4
+[cnn]
+preset = "small"
+mode = "multitask"
+task_probabilities = { genre = 0.5, tags = 0.5 }
+lr_schedule = { kind = "step", every = 2, gamma = 0.5 }
+learning_rate = 0.002
+epochs = 6
+patience = 10
+batch_size = 16
+patch_frames = 16
+window_hop = 8
+[transfer]
+hidden = 16
+epochs = 2
+"#;
+    let spec = ExperimentSpec::parse(text, Path::new("mtl.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("agf.sqlite")).unwrap();
+    let out =
+        agf::pipeline::run(&spec, &store, &StageCache::new(dir.path().join("cache"))).unwrap();
+    let models: Vec<&str> = out.nets.iter().map(|n| n.model.as_str()).collect();
+    assert_eq!(models, ["cnn.multitask", "transfer"]);
+    // The genre head is scored like a genre net.
+    assert!(out.nets[0].evaluations.iter().any(|(s, _)| s == "test"));
+    let rows = store.epoch_rows(out.run, "cnn.multitask").unwrap();
+    assert_eq!(rows.len(), 6);
+    for r in &rows {
+        let want = 0.002 * 0.5f64.powi(((r.epoch - 1) / 2) as i32);
+        assert!((r.learning_rate.unwrap() - want).abs() < 1e-12, "{r:?}");
+        assert!(matches!(r.task.as_deref(), Some("genre" | "tags")), "{r:?}");
+    }
+    // One net, two heads, one checkpoint folder.
+    assert!(store
+        .run_dir(out.run)
+        .join("checkpoints/multitask/last.safetensors")
+        .exists());
+
+    // Probabilities must cover the targets and sum to 1; the error names the field.
+    let bad = text.replace("tags = 0.5 }", "tags = 0.4 }");
+    let err = ExperimentSpec::parse(&bad, Path::new("mtl.toml"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("cnn.task_probabilities") && err.contains("summing to 1"),
+        "{err}"
+    );
+    let bad = text.replace("gamma = 0.5", "gamma = 1.5");
+    let err = ExperimentSpec::parse(&bad, Path::new("mtl.toml"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("cnn.lr_schedule.gamma"), "{err}");
+}

@@ -107,10 +107,12 @@ pub struct Cnn {
     pooled_bn: Option<BatchNorm>,
     dense: Dense,
     dense_bn: BatchNorm,
-    out: Dense,
+    /// One output layer per task (one for a single-task net).
+    heads: Vec<Dense>,
     activation: Activation,
     tap_dropout: f64,
-    pub outputs: usize,
+    /// Each head's output count.
+    pub outputs: Vec<usize>,
 }
 
 /// What one forward pass gives.
@@ -123,6 +125,12 @@ pub struct Forward {
 impl Cnn {
     /// A net with weights drawn from `seed`, for `outputs` classes (or topics).
     pub fn new(cfg: &CnnConfig, outputs: usize, seed: u64, dev: &Device) -> Result<Self> {
+        Self::multi(cfg, &[outputs], seed, dev)
+    }
+
+    /// A net with one trunk and a head per entry of `heads` (its output count): the
+    /// multi-task variant. Head 0 is drawn as a single-task net's output layer is.
+    pub fn multi(cfg: &CnnConfig, heads: &[usize], seed: u64, dev: &Device) -> Result<Self> {
         let mut rng = Rng::derive(seed, "cnn.init", 0);
         let mut params = Params::default();
         let mut blocks = Vec::new();
@@ -170,17 +178,28 @@ impl Cnn {
         };
         let dense = Dense::new(&mut params, "tap", ch, cfg.tap, &mut rng, dev)?;
         let dense_bn = BatchNorm::new(&mut params, "tap.bn", cfg.tap, cfg.bn_momentum, dev)?;
-        let out = Dense::new(&mut params, "out", cfg.tap, outputs, &mut rng, dev)?;
+        let heads_layers = heads
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                let name = if i == 0 {
+                    "out".into()
+                } else {
+                    format!("out{i}")
+                };
+                Dense::new(&mut params, &name, cfg.tap, n, &mut rng, dev)
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Cnn {
             params,
             blocks,
             pooled_bn,
             dense,
             dense_bn,
-            out,
+            heads: heads_layers,
             activation: cfg.activation,
             tap_dropout: cfg.tap_dropout,
-            outputs,
+            outputs: heads.to_vec(),
         })
     }
 
@@ -196,8 +215,20 @@ impl Cnn {
         }
     }
 
-    /// `x`: batch × 1 × mels × frames. `rng` draws the dropout masks when training.
-    pub fn forward(&self, x: &Tensor, train: bool, mut rng: Option<&mut Rng>) -> Result<Forward> {
+    /// `x`: batch × 1 × mels × frames. `rng` draws the dropout masks when training. The
+    /// logits are the first head's.
+    pub fn forward(&self, x: &Tensor, train: bool, rng: Option<&mut Rng>) -> Result<Forward> {
+        self.forward_head(x, train, rng, 0)
+    }
+
+    /// As [`Cnn::forward`], with the logits of head `head`.
+    pub fn forward_head(
+        &self,
+        x: &Tensor,
+        train: bool,
+        mut rng: Option<&mut Rng>,
+        head: usize,
+    ) -> Result<Forward> {
         let mut h = x.clone();
         for b in &self.blocks {
             h = b.conv.forward(&h)?;
@@ -226,7 +257,10 @@ impl Cnn {
         } else {
             tap.clone()
         };
-        let logits = self.out.forward(&dropped)?;
+        let Some(out) = self.heads.get(head) else {
+            candle_core::bail!("the net has {} heads, not {}", self.heads.len(), head + 1)
+        };
+        let logits = out.forward(&dropped)?;
         Ok(Forward { tap, logits })
     }
 }

@@ -9,6 +9,7 @@ pub mod cnn;
 pub mod fused;
 pub mod layers;
 pub mod params;
+pub mod schedule;
 pub mod train;
 pub mod transfer;
 

@@ -9,6 +9,7 @@
 
 use super::adam::{Adam, AdamConfig};
 use super::cnn::{Cnn, CnnConfig};
+use super::schedule::LrSchedule;
 use crate::rng::Rng;
 use candle_core::{Device, Tensor, D};
 use serde::{Deserialize, Serialize};
@@ -36,7 +37,30 @@ pub struct TrainConfig {
     pub patch_frames: usize,
     /// Hop between the windows whose predictions are averaged per track.
     pub window_hop: usize,
+    pub schedule: LrSchedule,
     pub seed: u64,
+}
+
+/// One target a net learns: a head of its own, training and validation examples, and (for
+/// the multi-task variant) the chance that an epoch trains on it.
+#[derive(Debug, Clone, Copy)]
+pub struct Task<'a> {
+    pub outputs: usize,
+    pub train: &'a [Example],
+    pub validation: &'a [Example],
+    pub probability: f64,
+}
+
+impl<'a> Task<'a> {
+    /// The only task of a single-task net.
+    pub fn single(outputs: usize, train: &'a [Example], validation: &'a [Example]) -> Self {
+        Task {
+            outputs,
+            train,
+            validation,
+            probability: 1.0,
+        }
+    }
 }
 
 /// A track and the distribution it should be predicted as.
@@ -68,7 +92,13 @@ pub enum TrainError {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EpochStats {
     pub epoch: usize,
+    /// The task the epoch trained on (always 0 for a single-task net).
+    #[serde(default)]
+    pub task: usize,
+    #[serde(default)]
+    pub learning_rate: f64,
     pub train_loss: f64,
+    /// Over every task's validation tracks, weighted by the tasks' probabilities.
     pub validation_loss: f64,
 }
 
@@ -147,9 +177,12 @@ pub(crate) fn soft_cross_entropy(logits: &Tensor, targets: &Tensor) -> candle_co
     targets.mul(&logp)?.sum(D::Minus1)?.mean_all()? * -1.0
 }
 
-/// Track-level predictions: the mean softmax over windows every `window_hop` frames.
+/// Track-level predictions of head `head`: the mean softmax over windows every
+/// `window_hop` frames.
+#[allow(clippy::too_many_arguments)]
 pub fn predict(
     net: &Cnn,
+    head: usize,
     src: &dyn PatchSource,
     tracks: &[usize],
     patch: usize,
@@ -163,9 +196,9 @@ pub fn predict(
         patch,
         window_hop,
         batch,
-        net.outputs,
+        net.outputs[head],
         dev,
-        &|x| net.forward(x, false, None).map(|f| f.logits),
+        &|x| net.forward_head(x, false, None, head).map(|f| f.logits),
     )
 }
 
@@ -301,48 +334,70 @@ fn restore(net: &Cnn, tensors: &HashMap<String, Tensor>) -> candle_core::Result<
 
 /// A digest of the training configuration, the output count and every example (track and
 /// target): a checkpoint is resumed only by the training that wrote it.
-fn fingerprint(cfg: &TrainConfig, outputs: usize, sets: [&[Example]; 2]) -> String {
+fn fingerprint(cfg: &TrainConfig, tasks: &[Task]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    h.update(format!("{cfg:?}|{outputs}").as_bytes());
-    for set in sets {
-        h.update((set.len() as u64).to_le_bytes());
-        for e in set {
-            h.update((e.track as u64).to_le_bytes());
-            for t in &e.target {
-                h.update(t.to_le_bytes());
+    h.update(format!("{cfg:?}").as_bytes());
+    for t in tasks {
+        h.update(format!("|{}|{}", t.outputs, t.probability).as_bytes());
+        for set in [t.train, t.validation] {
+            h.update((set.len() as u64).to_le_bytes());
+            for e in set {
+                h.update((e.track as u64).to_le_bytes());
+                for v in &e.target {
+                    h.update(v.to_le_bytes());
+                }
             }
         }
     }
     format!("{:x}", h.finalize())
 }
 
-/// Train a net for `outputs` targets, checkpointing into `dir` (`last.*` every epoch,
-/// `best.*` at each improvement) and resuming from `dir/last` when it is there.
+/// The task of epoch `epoch`: drawn with the tasks' probabilities from a stream of its own,
+/// so the epoch's other draws do not depend on how many tasks there are.
+fn epoch_task(tasks: &[Task], seed: u64, epoch: usize) -> usize {
+    if tasks.len() == 1 {
+        return 0;
+    }
+    let total: f64 = tasks.iter().map(|t| t.probability).sum();
+    let mut u = Rng::derive(seed, "cnn.task", epoch as u64).uniform() * total;
+    for (i, t) in tasks.iter().enumerate() {
+        if u < t.probability {
+            return i;
+        }
+        u -= t.probability;
+    }
+    tasks.len() - 1
+}
+
+/// Train a net with one head per task, checkpointing into `dir` (`last.*` every epoch,
+/// `best.*` at each improvement) and resuming from `dir/last` when it is there. With one
+/// task this is the plain net of the paper; with several, each epoch trains the shared trunk
+/// and one head on a task drawn with the tasks' probabilities (the authors' multi-task
+/// variant), and early stopping watches the probability-weighted validation loss.
 /// `on_batch(epoch, batch)` may stop training (the test of resumption uses it).
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     cfg: &TrainConfig,
-    outputs: usize,
+    tasks: &[Task],
     src: &dyn PatchSource,
-    train_set: &[Example],
-    validation: &[Example],
     dir: &Path,
     dev: &Device,
     on_epoch: &mut dyn FnMut(&EpochStats),
     on_batch: &mut dyn FnMut(usize, usize) -> bool,
 ) -> Result<Trained, TrainError> {
-    if train_set.is_empty() {
+    if tasks.is_empty() || tasks.iter().any(|t| t.train.is_empty()) {
         return Err(TrainError::Empty("training"));
     }
-    if validation.is_empty() {
+    if tasks.iter().any(|t| t.validation.is_empty()) {
         return Err(TrainError::Empty("validation"));
     }
-    let net = Cnn::new(&cfg.cnn, outputs, cfg.seed, dev)?;
+    let heads: Vec<usize> = tasks.iter().map(|t| t.outputs).collect();
+    let net = Cnn::multi(&cfg.cnn, &heads, cfg.seed, dev)?;
     let mut opt = Adam::new(&net.params, cfg.adam)?;
     let last = dir.join("last.safetensors");
     let best_path = dir.join("best.safetensors");
-    let fingerprint = fingerprint(cfg, outputs, [train_set, validation]);
+    let fingerprint = fingerprint(cfg, tasks);
     let mut progress = Progress {
         fingerprint: fingerprint.clone(),
         epoch: 0,
@@ -376,10 +431,15 @@ pub fn train(
     }
     let resumed_epochs = progress.epoch;
     let patch = cfg.patch_frames;
-    let val_tracks: Vec<usize> = validation.iter().map(|e| e.track).collect();
+    let total_p: f64 = tasks.iter().map(|t| t.probability).sum();
     let stalled = |p: &Progress| p.epoch - p.best_epoch >= cfg.patience;
     while progress.epoch < cfg.epochs && !(progress.epoch > 0 && stalled(&progress)) {
         let epoch = progress.epoch + 1;
+        let past: Vec<f64> = progress.history.iter().map(|h| h.validation_loss).collect();
+        let lr = cfg.schedule.rate(cfg.adam.lr, epoch, cfg.epochs, &past);
+        opt.cfg.lr = lr;
+        let task = epoch_task(tasks, cfg.seed, epoch);
+        let (train_set, outputs) = (tasks[task].train, tasks[task].outputs);
         let mut rng = Rng::derive(cfg.seed, "cnn.epoch", epoch as u64);
         let mut order: Vec<usize> = (0..train_set.len()).collect();
         rng.shuffle(&mut order);
@@ -390,7 +450,7 @@ pub fn train(
             }
             let ex: Vec<&Example> = chunk.iter().map(|&i| &train_set[i]).collect();
             let (x, y) = random_batch(src, &ex, patch, outputs, &mut rng, dev)?;
-            let f = net.forward(&x, true, Some(&mut rng))?;
+            let f = net.forward_head(&x, true, Some(&mut rng), task)?;
             let ce = soft_cross_entropy(&f.logits, &y)?;
             loss_sum += ce.to_scalar::<f32>()? as f64 * ex.len() as f64;
             n += ex.len();
@@ -404,21 +464,28 @@ pub fn train(
             };
             opt.step(&net.params, &loss.backward()?)?;
         }
-        let pred = predict(
-            &net,
-            src,
-            &val_tracks,
-            patch,
-            cfg.window_hop,
-            cfg.batch_size,
-            dev,
-        )?;
-        let val = track_loss(&pred, validation);
+        let mut val = 0.0;
+        for (head, t) in tasks.iter().enumerate() {
+            let tracks: Vec<usize> = t.validation.iter().map(|e| e.track).collect();
+            let pred = predict(
+                &net,
+                head,
+                src,
+                &tracks,
+                patch,
+                cfg.window_hop,
+                cfg.batch_size,
+                dev,
+            )?;
+            val += t.probability / total_p * track_loss(&pred, t.validation);
+        }
         if !val.is_finite() {
             return Err(TrainError::Diverged { epoch, loss: val });
         }
         let stats = EpochStats {
             epoch,
+            task,
+            learning_rate: lr,
             train_loss: loss_sum / n.max(1) as f64,
             validation_loss: val,
         };
@@ -510,6 +577,7 @@ mod tests {
             patience: 10,
             patch_frames: 8,
             window_hop: 4,
+            schedule: LrSchedule::Constant,
             seed: 3,
         }
     }
@@ -522,10 +590,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let whole = train(
             &cfg(),
-            2,
+            &[Task::single(2, train_set, val)],
             &src,
-            train_set,
-            val,
             &dir.path().join("a"),
             &dev,
             &mut |_| {},
@@ -538,10 +604,8 @@ mod tests {
         let b = dir.path().join("b");
         let err = train(
             &cfg(),
-            2,
+            &[Task::single(2, train_set, val)],
             &src,
-            train_set,
-            val,
             &b,
             &dev,
             &mut |_| {},
@@ -552,10 +616,8 @@ mod tests {
         assert!(matches!(err, TrainError::Stopped { epoch: 3, batch: 2 }));
         let resumed = train(
             &cfg(),
-            2,
+            &[Task::single(2, train_set, val)],
             &src,
-            train_set,
-            val,
             &b,
             &dev,
             &mut |_| {},
@@ -568,18 +630,16 @@ mod tests {
             "the resumed run retraces the uninterrupted one"
         );
         let tracks: Vec<usize> = val.iter().map(|e| e.track).collect();
-        let p1 = predict(&whole.net, &src, &tracks, 8, 4, 8, &dev).unwrap();
-        let p2 = predict(&resumed.net, &src, &tracks, 8, 4, 8, &dev).unwrap();
+        let p1 = predict(&whole.net, 0, &src, &tracks, 8, 4, 8, &dev).unwrap();
+        let p2 = predict(&resumed.net, 0, &src, &tracks, 8, 4, 8, &dev).unwrap();
         assert_eq!(p1, p2);
         // A checkpoint is not resumed by a training with another configuration.
         let mut other = cfg();
         other.batch_size = 4;
         let err = train(
             &other,
-            2,
+            &[Task::single(2, train_set, val)],
             &src,
-            train_set,
-            val,
             &b,
             &dev,
             &mut |_| {},
@@ -588,5 +648,57 @@ mod tests {
         .err()
         .unwrap();
         assert!(err.to_string().contains("another configuration"), "{err}");
+    }
+
+    #[test]
+    fn a_multi_task_net_learns_every_head_on_epochs_drawn_by_probability() {
+        let (src, ex) = toy(48, 2);
+        // Task 1 is the opposite labelling of task 0 over the same tracks, with 3 classes.
+        let other: Vec<Example> = ex
+            .iter()
+            .map(|e| {
+                let mut target = vec![0.0; 3];
+                target[if e.target[0] > 0.5 { 2 } else { 0 }] = 1.0;
+                Example {
+                    track: e.track,
+                    target,
+                }
+            })
+            .collect();
+        let (a_train, a_val) = ex.split_at(32);
+        let (b_train, b_val) = other.split_at(32);
+        let tasks = [
+            Task {
+                probability: 0.5,
+                ..Task::single(2, a_train, a_val)
+            },
+            Task {
+                probability: 0.5,
+                ..Task::single(3, b_train, b_val)
+            },
+        ];
+        let mut c = cfg();
+        c.epochs = 10;
+        let dir = tempfile::tempdir().unwrap();
+        let dev = Device::Cpu;
+        let out = train(
+            &c,
+            &tasks,
+            &src,
+            dir.path(),
+            &dev,
+            &mut |_| {},
+            &mut |_, _| true,
+        )
+        .unwrap();
+        let drawn: Vec<usize> = out.history.iter().map(|h| h.task).collect();
+        assert!(drawn.contains(&0) && drawn.contains(&1), "{drawn:?}");
+        assert_eq!(out.net.outputs, vec![2, 3]);
+        let tracks: Vec<usize> = a_val.iter().map(|e| e.track).collect();
+        for (head, val, chance) in [(0, a_val, 2f64.ln()), (1, b_val, 3f64.ln())] {
+            let p = predict(&out.net, head, &src, &tracks, 8, 4, 8, &dev).unwrap();
+            let loss = track_loss(&p, val);
+            assert!(loss < 0.6 * chance, "head {head}: {loss} (chance {chance})");
+        }
     }
 }

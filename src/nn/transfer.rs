@@ -187,6 +187,8 @@ pub fn train(
         }
         let stats = EpochStats {
             epoch,
+            task: 0,
+            learning_rate: cfg.adam.lr,
             train_loss: loss_sum / n.max(1) as f64,
             validation_loss: val,
         };

@@ -598,7 +598,9 @@ fn run_stages(
         |e| {
             pb.inc(1);
             if epoch_error.is_none() {
-                epoch_error = store.record_epoch(run, BASELINE_MODEL, &e).err();
+                epoch_error = store
+                    .record_epoch(run, BASELINE_MODEL, &e, Default::default())
+                    .err();
             }
         },
     );

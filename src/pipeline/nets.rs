@@ -11,15 +11,17 @@ use crate::eval::Evaluation;
 use crate::features::{BandStandardizer, TrackFeatures};
 use crate::models::EpochReport;
 use crate::nn::adam::AdamConfig;
-use crate::nn::train::{self, Example, PatchSource, TrainConfig, TrainError};
+use crate::nn::train::{self, Example, PatchSource, Task, TrainConfig, TrainError};
 use crate::nn::transfer::{self, TransferConfig};
 use crate::nn::Cnn;
 use crate::rng::Rng;
-use crate::spec::{ExperimentSpec, OptimizerKind};
-use crate::store::{RunId, Store};
+use crate::spec::{CnnMode, ExperimentSpec, OptimizerKind};
+use crate::store::{EpochDetail, RunId, Store};
 
 /// The transfer model's name in the store.
 pub const TRANSFER_MODEL: &str = "transfer";
+/// The multi-task net's name in the store (its genre head is scored under it).
+pub const MULTITASK_MODEL: &str = "cnn.multitask";
 
 /// Standardised log-mels of the dataset's tracks, memory-mapped from the cache.
 pub struct LogMels {
@@ -90,15 +92,22 @@ impl<'a> EpochLog<'a> {
         }
     }
 
-    fn record(&mut self, e: &train::EpochStats) {
+    fn record(&mut self, e: &train::EpochStats, task: Option<&str>) {
         self.bar.inc(1);
         let r = EpochReport {
             epoch: e.epoch,
             train_loss: e.train_loss,
             validation_loss: e.validation_loss,
         };
+        let detail = EpochDetail {
+            learning_rate: Some(e.learning_rate),
+            task,
+        };
         if self.error.is_none() {
-            self.error = self.store.record_epoch(self.run, self.model, &r).err();
+            self.error = self
+                .store
+                .record_epoch(self.run, self.model, &r, detail)
+                .err();
         }
     }
 
@@ -174,11 +183,12 @@ pub(super) fn run_nets(
         },
         ..AdamConfig::default()
     };
-    let mut reports = Vec::new();
-    let mut nets: Vec<(String, Cnn)> = Vec::new();
-    for target in spec.cnn_targets() {
-        let model = format!("cnn.{target}");
-        let (outputs, train_set, val_set) = if target == "genre" {
+    // Every target's examples: genre (one-hot, the published labels with injected noise)
+    // and each factor (the artist's topic vector).
+    let targets = spec.cnn_targets();
+    let mut data_of: Vec<(usize, Vec<Example>, Vec<Example>)> = Vec::new();
+    for target in &targets {
+        data_of.push(if target == "genre" {
             (
                 classes,
                 genre_examples(&train_idx, &noisy.labels),
@@ -187,7 +197,7 @@ pub(super) fn run_nets(
         } else {
             let table = &factors
                 .iter()
-                .find(|f| f.summary.name == target)
+                .find(|f| &f.summary.name == target)
                 .expect("validated: targets name factors")
                 .table;
             let agf = |idx: &[usize]| -> Vec<Example> {
@@ -201,29 +211,54 @@ pub(super) fn run_nets(
                     .collect()
             };
             (table.summary.topics, agf(&train_idx), agf(&val_idx))
-        };
-        let cfg = TrainConfig {
-            cnn: c.config(),
-            adam,
-            l2: c.l2,
-            batch_size: c.batch_size,
-            epochs: c.epochs,
-            patience: c.patience,
-            patch_frames: c.patch_frames,
-            window_hop: c.window_hop,
-            seed: Rng::derive(spec.seed, &model, 0).next_u64(),
-        };
-        let dir = store.run_dir(run).join("checkpoints").join(&target);
+        });
+    }
+    let cfg = |model: &str| TrainConfig {
+        cnn: c.config(),
+        adam,
+        l2: c.l2,
+        batch_size: c.batch_size,
+        epochs: c.epochs,
+        patience: c.patience,
+        patch_frames: c.patch_frames,
+        window_hop: c.window_hop,
+        schedule: c.lr_schedule,
+        seed: Rng::derive(spec.seed, model, 0).next_u64(),
+    };
+    // (model name, checkpoint folder, the targets it learns as (target index, probability)).
+    let plan: Vec<(String, String, Vec<(usize, f64)>)> = match c.mode {
+        CnnMode::Separate => targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("cnn.{t}"), t.clone(), vec![(i, 1.0)]))
+            .collect(),
+        CnnMode::Multitask => vec![(
+            MULTITASK_MODEL.to_string(),
+            "multitask".to_string(),
+            spec.task_probabilities().into_iter().enumerate().collect(),
+        )],
+    };
+    let mut reports = Vec::new();
+    let mut nets: Vec<(String, Cnn)> = Vec::new();
+    for (model, folder, learns) in plan {
+        let tasks: Vec<Task> = learns
+            .iter()
+            .map(|&(i, p)| Task {
+                probability: p,
+                ..Task::single(data_of[i].0, &data_of[i].1, &data_of[i].2)
+            })
+            .collect();
+        let names: Vec<&str> = learns.iter().map(|&(i, _)| targets[i].as_str()).collect();
+        let dir = store.run_dir(run).join("checkpoints").join(&folder);
         let mut log = EpochLog::new(store, run, &model, c.epochs);
+        let multi = tasks.len() > 1;
         let trained = train::train(
-            &cfg,
-            outputs,
+            &cfg(&model),
+            &tasks,
             &src,
-            &train_set,
-            &val_set,
             &dir,
             &dev,
-            &mut |e| log.record(e),
+            &mut |e| log.record(e, multi.then(|| names[e.task])),
             &mut |_, _| true,
         );
         log.finish()?;
@@ -240,10 +275,11 @@ pub(super) fn run_nets(
             ],
         )?;
         let mut evaluations = Vec::new();
-        if target == "genre" {
+        if let Some(head) = names.iter().position(|&t| t == "genre") {
             let predict = |idx: &[usize]| {
                 train::predict(
                     &trained.net,
+                    head,
                     &src,
                     idx,
                     c.patch_frames,
@@ -273,7 +309,7 @@ pub(super) fn run_nets(
             resumed_epochs: trained.resumed_epochs,
             evaluations,
         });
-        nets.push((target, trained.net));
+        nets.push((folder, trained.net));
     }
     if nets.is_empty() {
         return Ok(reports);
@@ -304,7 +340,7 @@ pub(super) fn run_nets(
         &genre_examples(&train_idx, &noisy.labels),
         &genre_examples(&val_idx, &noisy.labels),
         &dev,
-        &mut |e| log.record(e),
+        &mut |e| log.record(e, None),
     );
     log.finish()?;
     let (mlp, history) = fitted.map_err(model_err(TRANSFER_MODEL))?;

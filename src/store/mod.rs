@@ -112,6 +112,24 @@ pub struct RunSummary {
     pub macro_f1: Option<f64>,
 }
 
+/// What some models add to an epoch's losses.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EpochDetail<'a> {
+    pub learning_rate: Option<f64>,
+    /// The task a multi-task net trained on in the epoch.
+    pub task: Option<&'a str>,
+}
+
+/// One stored epoch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpochRow {
+    pub epoch: usize,
+    pub train_loss: Option<f64>,
+    pub validation_loss: Option<f64>,
+    pub learning_rate: Option<f64>,
+    pub task: Option<String>,
+}
+
 /// One stored scalar metric.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricRow {
@@ -548,8 +566,15 @@ impl Store {
         })
     }
 
-    /// Append one epoch's losses and refresh the run's heartbeat.
-    pub fn record_epoch(&self, run: RunId, model: &str, e: &EpochReport) -> Result<(), StoreError> {
+    /// Append one epoch's losses (with the learning rate and task where the model has
+    /// them) and refresh the run's heartbeat.
+    pub fn record_epoch(
+        &self,
+        run: RunId,
+        model: &str,
+        e: &EpochReport,
+        detail: EpochDetail,
+    ) -> Result<(), StoreError> {
         self.rt.block_on(async {
             let mut tx = self
                 .pool
@@ -557,14 +582,17 @@ impl Store {
                 .await
                 .map_err(self.err("recording an epoch"))?;
             sqlx::query(
-                "INSERT OR REPLACE INTO epochs (run_id, model, epoch, train_loss, validation_loss)
-                 VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO epochs
+                    (run_id, model, epoch, train_loss, validation_loss, learning_rate, task)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(run)
             .bind(model)
             .bind(e.epoch as i64)
             .bind(e.train_loss.is_finite().then_some(e.train_loss))
             .bind(e.validation_loss.is_finite().then_some(e.validation_loss))
+            .bind(detail.learning_rate)
+            .bind(detail.task)
             .execute(&mut *tx)
             .await
             .map_err(self.err("recording an epoch"))?;
@@ -757,6 +785,31 @@ impl Store {
         })
     }
 
+    /// A model's epochs with the learning rate and task where it has them.
+    pub fn epoch_rows(&self, run: RunId, model: &str) -> Result<Vec<EpochRow>, StoreError> {
+        self.rt.block_on(async {
+            let rows = sqlx::query(
+                "SELECT epoch, train_loss, validation_loss, learning_rate, task FROM epochs
+                 WHERE run_id = ? AND model = ? ORDER BY epoch",
+            )
+            .bind(run)
+            .bind(model)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading epochs"))?;
+            Ok(rows
+                .into_iter()
+                .map(|r| EpochRow {
+                    epoch: r.get::<i64, _>(0) as usize,
+                    train_loss: r.get(1),
+                    validation_loss: r.get(2),
+                    learning_rate: r.get(3),
+                    task: r.get(4),
+                })
+                .collect())
+        })
+    }
+
     pub fn epochs(&self, run: RunId, model: &str) -> Result<Vec<EpochReport>, StoreError> {
         self.rt.block_on(async {
             let rows = sqlx::query(
@@ -819,6 +872,7 @@ mod tests {
                     train_loss: 0.5,
                     validation_loss: 0.6,
                 },
+                EpochDetail::default(),
             )
             .unwrap();
         store.finish_run(a, RunStatus::Done, None).unwrap();
