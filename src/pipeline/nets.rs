@@ -117,6 +117,16 @@ impl<'a> EpochLog<'a> {
     }
 }
 
+/// One net a run trains.
+struct NetPlan {
+    /// Its name in the store.
+    model: String,
+    /// Its checkpoint folder under `checkpoints/`.
+    folder: String,
+    /// The targets it learns: (index into the spec's targets, probability of an epoch).
+    learns: Vec<(usize, f64)>,
+}
+
 /// Train every net, then the transfer model, and evaluate the genre models.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_nets(
@@ -225,22 +235,30 @@ pub(super) fn run_nets(
         schedule: c.lr_schedule,
         seed: Rng::derive(spec.seed, model, 0).next_u64(),
     };
-    // (model name, checkpoint folder, the targets it learns as (target index, probability)).
-    let plan: Vec<(String, String, Vec<(usize, f64)>)> = match c.mode {
+    let plan: Vec<NetPlan> = match c.mode {
         CnnMode::Separate => targets
             .iter()
             .enumerate()
-            .map(|(i, t)| (format!("cnn.{t}"), t.clone(), vec![(i, 1.0)]))
+            .map(|(i, t)| NetPlan {
+                model: format!("cnn.{t}"),
+                folder: t.clone(),
+                learns: vec![(i, 1.0)],
+            })
             .collect(),
-        CnnMode::Multitask => vec![(
-            MULTITASK_MODEL.to_string(),
-            "multitask".to_string(),
-            spec.task_probabilities().into_iter().enumerate().collect(),
-        )],
+        CnnMode::Multitask => vec![NetPlan {
+            model: MULTITASK_MODEL.to_string(),
+            folder: "multitask".to_string(),
+            learns: spec.task_probabilities().into_iter().enumerate().collect(),
+        }],
     };
     let mut reports = Vec::new();
     let mut nets: Vec<(String, Cnn)> = Vec::new();
-    for (model, folder, learns) in plan {
+    for NetPlan {
+        model,
+        folder,
+        learns,
+    } in plan
+    {
         let tasks: Vec<Task> = learns
             .iter()
             .map(|&(i, p)| Task {
