@@ -79,6 +79,18 @@ epochs = 2
             .sum();
         assert!((p - 1.0).abs() < 1e-4, "{r}");
     }
+    // The report puts every genre model of the run side by side and draws each model's
+    // validation curve.
+    let report = agf::report::write_report(&store, &dir.path().join("report")).unwrap();
+    let html = std::fs::read_to_string(&report.index).unwrap();
+    let section = &html[html.find("Models of run #1").expect("a models section")..];
+    for model in ["cnn.genre", "logreg", "transfer"] {
+        assert!(section.contains(&format!(">{model}</td>")), "{model}");
+    }
+    let curves = std::fs::read_to_string(dir.path().join("report/training.svg")).unwrap();
+    for model in ["cnn.genre", "cnn.tags", "transfer"] {
+        assert!(curves.contains(model), "{model} has a curve");
+    }
     // Checkpoints of every net are on disk.
     for t in ["genre", "tags"] {
         assert!(store

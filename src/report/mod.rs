@@ -82,6 +82,16 @@ pub fn write_report(store: &Store, out: &Path) -> Result<ReportOutput, ReportErr
         _ => None,
     };
 
+    let newest = runs
+        .iter()
+        .rev()
+        .find(|r| r.status == "done")
+        .or(runs.last());
+    let models = match newest {
+        Some(r) => model_section(store, r.id)?,
+        None => None,
+    };
+
     std::fs::create_dir_all(out).map_err(|source| ReportError::Write {
         path: out.to_path_buf(),
         source,
@@ -133,6 +143,12 @@ pub fn write_report(store: &Store, out: &Path) -> Result<ReportOutput, ReportErr
         )),
         None => html.push_str("<p>No finished run yet: no confusion matrix.</p>\n"),
     }
+    if let Some(m) = &models {
+        if !m.curves.is_empty() {
+            write_atomic(&out.join("training.svg"), m.curves.as_bytes())?;
+        }
+        html.push_str(&m.html);
+    }
     let factors = store.factor_summaries()?;
     if !factors.is_empty() {
         html.push_str("<h2>Artist Group Factors</h2>\n<p>NMI: agreement of each artist's largest topic with the latent artist group (generated worlds only). Perplexity: scikit-learn's bound on the fitted bags; held-out: on the artists left out of the fit.</p>\n");
@@ -162,6 +178,99 @@ pub fn write_report(store: &Store, out: &Path) -> Result<ReportOutput, ReportErr
         index,
         runs: runs.len(),
     })
+}
+
+/// The models of one run: their scores side by side and their training curves.
+struct ModelSection {
+    html: String,
+    curves: String,
+}
+
+fn model_section(
+    store: &Store,
+    run: crate::store::RunId,
+) -> Result<Option<ModelSection>, ReportError> {
+    let metrics = store.metrics(run)?;
+    let value = |model: &str, split: &str, name: &str| {
+        metrics
+            .iter()
+            .find(|m| m.model == model && m.split == split && m.name == name)
+            .and_then(|m| m.value)
+    };
+    // Models scored on genre, in the order they were stored.
+    let mut scored: Vec<&str> = Vec::new();
+    for m in &metrics {
+        if m.split == "test" && m.name == "log_loss" && !scored.contains(&m.model.as_str()) {
+            scored.push(&m.model);
+        }
+    }
+    if scored.len() < 2 {
+        return Ok(None);
+    }
+    let num = |v: Option<f64>, digits: usize| {
+        v.map(|x| format!("{x:.digits$}"))
+            .unwrap_or_else(|| "—".into())
+    };
+    let mut html = format!(
+        "<h2>Models of run #{run}</h2>\n<p>Every model of the newest finished run on genre. Test: the labels as published; clean: the true genres (generated worlds only). Best epoch: the one kept by early stopping on the validation loss.</p>\n"
+    );
+    html.push_str("<table><tr><th class=\"l\">model</th><th>best epoch</th><th>epochs run</th><th>validation log loss</th><th>test log loss</th><th>test macro-F1</th><th>test accuracy</th><th>clean log loss</th><th>clean macro-F1</th></tr>\n");
+    for model in &scored {
+        let epochs = store.epochs(run, model)?;
+        let best = epochs
+            .iter()
+            .filter(|e| e.validation_loss.is_finite())
+            .min_by(|a, b| a.validation_loss.total_cmp(&b.validation_loss))
+            .map(|e| e.epoch.to_string())
+            .unwrap_or_else(|| "—".into());
+        html.push_str(&format!(
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            escape(model),
+            best,
+            epochs.len(),
+            num(value(model, "validation", "log_loss"), 4),
+            num(value(model, "test", "log_loss"), 4),
+            num(value(model, "test", "macro_f1"), 4),
+            num(value(model, "test", "accuracy"), 4),
+            num(value(model, crate::pipeline::CLEAN_TEST, "log_loss"), 4),
+            num(value(model, crate::pipeline::CLEAN_TEST, "macro_f1"), 4),
+        ));
+    }
+    html.push_str("</table>\n");
+    // Training curves of the nets and the transfer model (the baseline's hundreds of
+    // full-batch epochs would flatten them).
+    let mut series = Vec::new();
+    for model in store.epoch_models(run)? {
+        if model == crate::pipeline::BASELINE_MODEL {
+            continue;
+        }
+        let pts: Vec<(f64, f64)> = store
+            .epochs(run, &model)?
+            .iter()
+            .map(|e| (e.epoch as f64, e.validation_loss))
+            .collect();
+        series.push((model, pts));
+    }
+    if series.is_empty() {
+        return Ok(Some(ModelSection {
+            html,
+            curves: String::new(),
+        }));
+    }
+    let curves = charts::line_chart(
+        &format!("Validation loss per epoch, run #{run}"),
+        &series,
+        "epoch",
+        "validation loss (track level)",
+    )
+    .map_err(|m| ReportError::Draw {
+        chart: "training curves",
+        message: m,
+    })?;
+    html.push_str(&format!(
+        "<figure><figcaption><h3>Training curves</h3><p>Each net's loss on its own target (genre, or an artist's topic vector) and the transfer model's on genre, on the validation tracks after every epoch.</p></figcaption>\n{curves}\n</figure>\n"
+    ));
+    Ok(Some(ModelSection { html, curves }))
 }
 
 fn escape(s: &str) -> String {
