@@ -84,7 +84,7 @@ epochs = 2
     let report = agf::report::write_report(&store, &dir.path().join("report")).unwrap();
     let html = std::fs::read_to_string(&report.index).unwrap();
     let section = &html[html.find("Models of run #1").expect("a models section")..];
-    for model in ["cnn.genre", "logreg", "transfer"] {
+    for model in ["cnn.genre", "cnn.tags", "logreg", "transfer"] {
         assert!(section.contains(&format!(">{model}</td>")), "{model}");
     }
     let curves = std::fs::read_to_string(dir.path().join("report/training.svg")).unwrap();

@@ -197,14 +197,14 @@ fn model_section(
             .find(|m| m.model == model && m.split == split && m.name == name)
             .and_then(|m| m.value)
     };
-    // Models scored on genre, in the order they were stored.
-    let mut scored: Vec<&str> = Vec::new();
+    // Every trained model (in training order), then any other model scored on genre.
+    let mut models: Vec<String> = store.epoch_models(run)?;
     for m in &metrics {
-        if m.split == "test" && m.name == "log_loss" && !scored.contains(&m.model.as_str()) {
-            scored.push(&m.model);
+        if m.split == "test" && m.name == "log_loss" && !models.contains(&m.model) {
+            models.push(m.model.clone());
         }
     }
-    if scored.len() < 2 {
+    if models.len() < 2 {
         return Ok(None);
     }
     let num = |v: Option<f64>, digits: usize| {
@@ -212,23 +212,22 @@ fn model_section(
             .unwrap_or_else(|| "—".into())
     };
     let mut html = format!(
-        "<h2>Models of run #{run}</h2>\n<p>Every model of the newest finished run on genre. Test: the labels as published; clean: the true genres (generated worlds only). Best epoch: the one kept by early stopping on the validation loss.</p>\n"
+        "<h2>Models of run #{run}</h2>\n<p>Every model of the newest finished run. Best epoch and its validation loss: on the model's own target (genre, or an artist's topic vector for a factor's net), the epoch early stopping kept. Genre scores (the nets of factors have none): test against the labels as published, clean against the true genres (generated worlds only).</p>\n"
     );
-    html.push_str("<table><tr><th class=\"l\">model</th><th>best epoch</th><th>epochs run</th><th>validation log loss</th><th>test log loss</th><th>test macro-F1</th><th>test accuracy</th><th>clean log loss</th><th>clean macro-F1</th></tr>\n");
-    for model in &scored {
+    html.push_str("<table><tr><th class=\"l\">model</th><th>best epoch</th><th>epochs run</th><th>best validation loss</th><th>test log loss</th><th>test macro-F1</th><th>test accuracy</th><th>clean log loss</th><th>clean macro-F1</th></tr>\n");
+    for model in &models {
         let epochs = store.epochs(run, model)?;
         let best = epochs
             .iter()
             .filter(|e| e.validation_loss.is_finite())
-            .min_by(|a, b| a.validation_loss.total_cmp(&b.validation_loss))
-            .map(|e| e.epoch.to_string())
-            .unwrap_or_else(|| "—".into());
+            .min_by(|a, b| a.validation_loss.total_cmp(&b.validation_loss));
         html.push_str(&format!(
             "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             escape(model),
-            best,
+            best.map(|e| e.epoch.to_string())
+                .unwrap_or_else(|| "—".into()),
             epochs.len(),
-            num(value(model, "validation", "log_loss"), 4),
+            num(best.map(|e| e.validation_loss), 4),
             num(value(model, "test", "log_loss"), 4),
             num(value(model, "test", "macro_f1"), 4),
             num(value(model, "test", "accuracy"), 4),

@@ -811,24 +811,15 @@ impl Store {
     }
 
     pub fn epochs(&self, run: RunId, model: &str) -> Result<Vec<EpochReport>, StoreError> {
-        self.rt.block_on(async {
-            let rows = sqlx::query(
-                "SELECT epoch, train_loss, validation_loss FROM epochs WHERE run_id = ? AND model = ? ORDER BY epoch",
-            )
-            .bind(run)
-            .bind(model)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(self.err("reading epochs"))?;
-            Ok(rows
-                .into_iter()
-                .map(|r| EpochReport {
-                    epoch: r.get::<i64, _>(0) as usize,
-                    train_loss: r.get::<Option<f64>, _>(1).unwrap_or(f64::NAN),
-                    validation_loss: r.get::<Option<f64>, _>(2).unwrap_or(f64::NAN),
-                })
-                .collect())
-        })
+        Ok(self
+            .epoch_rows(run, model)?
+            .into_iter()
+            .map(|r| EpochReport {
+                epoch: r.epoch,
+                train_loss: r.train_loss.unwrap_or(f64::NAN),
+                validation_loss: r.validation_loss.unwrap_or(f64::NAN),
+            })
+            .collect())
     }
 }
 
