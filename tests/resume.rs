@@ -32,8 +32,8 @@ features = "subgenre"
 topics = 4
 [cnn]
 preset = "small"
-epochs = 8
-patience = 8
+epochs = 20
+patience = 20
 batch_size = 8
 patch_frames = 16
 window_hop = 8
@@ -83,7 +83,7 @@ fn a_run_killed_mid_epoch_resumes_to_the_uninterrupted_result() {
     std::fs::write(&spec, SPEC).unwrap();
 
     // Interrupted: killed once the genre net has checkpointed its first epoch, i.e. while
-    // it is inside its second.
+    // it is inside its second (or, on a fast machine, in a later epoch or net).
     let killed_db = dir.path().join("killed/agf.sqlite");
     let mut child = agf(&killed_db)
         .arg("run")
@@ -102,6 +102,18 @@ fn a_run_killed_mid_epoch_resumes_to_the_uninterrupted_result() {
         assert!(Instant::now() < deadline, "no checkpoint after 5 minutes");
         std::thread::sleep(Duration::from_millis(10));
     }
+    // While it runs, it cannot be resumed from elsewhere.
+    let live = agf(&killed_db).arg("resume").arg("1").output().unwrap();
+    assert!(!live.status.success());
+    assert!(
+        String::from_utf8_lossy(&live.stderr).contains("still running"),
+        "{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended too soon"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let status = Store::open(&killed_db)
