@@ -465,7 +465,15 @@ fn print_outcome(o: &RunOutcome, db: &std::path::Path) {
 
 fn runs(db: &std::path::Path, format: Format) -> Result<()> {
     let store = open_store(db)?;
-    let runs = store.list_runs()?;
+    let mut runs = store.list_runs()?;
+    // A run killed outright still reads `running` in the store; its released lock tells.
+    let mut stopped = Vec::new();
+    for r in runs.iter_mut() {
+        if r.status == "running" && pipeline::interrupted(&store, r.id) {
+            r.status = "interrupted".into();
+            stopped.push(r.id);
+        }
+    }
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&runs)?),
         Format::Csv => {
@@ -492,7 +500,12 @@ fn runs(db: &std::path::Path, format: Format) -> Result<()> {
             }
             w.flush()?;
         }
-        Format::Table => print_table(&runs),
+        Format::Table => {
+            print_table(&runs);
+            for id in stopped {
+                println!("run {id} was interrupted: `agf resume {id}` finishes it");
+            }
+        }
     }
     Ok(())
 }

@@ -121,6 +121,13 @@ fn a_run_killed_mid_epoch_resumes_to_the_uninterrupted_result() {
         .stored_run(RunId(1))
         .unwrap();
     assert_eq!(status.status, "running", "killed runs stay marked running");
+    // … but `agf runs` sees that no process holds the run and says so.
+    let listed = agf(&killed_db).arg("runs").output().unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("interrupted") && listed.contains("agf resume 1"),
+        "{listed}"
+    );
 
     let resumed = agf(&killed_db).arg("resume").arg("1").output().unwrap();
     let log = String::from_utf8_lossy(&resumed.stderr);

@@ -291,6 +291,20 @@ impl RunLock {
     }
 }
 
+/// Whether a run marked `running` has in fact stopped: its folder's lock exists and no
+/// process holds it (the process was killed before it could record its end). Runs without a
+/// lock file (from before locks existed) are not judged.
+pub fn interrupted(store: &Store, run: RunId) -> bool {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .write(true)
+        .open(store.run_dir(run).join("run.lock"))
+    else {
+        return false;
+    };
+    // The lock is released when `file` drops.
+    file.try_lock().is_ok()
+}
+
 /// Run `run_stages` for `run` and record how it ended: `done`, or `failed` with the reason.
 fn finish(
     spec: &ExperimentSpec,
