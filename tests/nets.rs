@@ -91,14 +91,18 @@ epochs = 2
     for model in ["cnn.genre", "cnn.tags", "transfer"] {
         assert!(curves.contains(model), "{model} has a curve");
     }
-    // Checkpoints of every net are on disk.
+    // Checkpoints of every net are on disk: the JSON names its epoch's tensors.
     for t in ["genre", "tags"] {
-        assert!(store
-            .run_dir(out.run)
-            .join("checkpoints")
-            .join(t)
-            .join("last.safetensors")
-            .exists());
+        let dir = store.run_dir(out.run).join("checkpoints").join(t);
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("last.json")).unwrap()).unwrap();
+        let tensors = json["tensors"].as_str().unwrap();
+        assert_eq!(tensors, "last-e00002.safetensors");
+        assert!(dir.join(tensors).exists());
+        assert!(
+            !dir.join("last-e00001.safetensors").exists(),
+            "older epochs go"
+        );
     }
 }
 
@@ -161,7 +165,7 @@ epochs = 2
     // One net, two heads, one checkpoint folder.
     assert!(store
         .run_dir(out.run)
-        .join("checkpoints/multitask/last.safetensors")
+        .join("checkpoints/multitask/last-e00006.safetensors")
         .exists());
 
     // Probabilities must cover the targets and sum to 1; the error names the field.

@@ -203,6 +203,17 @@ impl Cnn {
         })
     }
 
+    /// The head a parameter belongs to (`out.*` is head 0, `out<i>.*` head i), if any.
+    pub fn head_of(param: &str) -> Option<usize> {
+        let (layer, _) = param.split_once('.')?;
+        let rest = layer.strip_prefix("out")?;
+        if rest.is_empty() {
+            Some(0)
+        } else {
+            rest.parse().ok()
+        }
+    }
+
     /// Width of the representation layer.
     pub fn tap_width(&self) -> usize {
         self.dense.weight.dims()[0]

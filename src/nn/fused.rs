@@ -54,7 +54,8 @@ fn chunk_len(n: usize) -> usize {
 /// The absolute error of the result stays within a few 1e-8.
 #[inline(always)]
 fn exp_m1_nonpositive(x: f32) -> f32 {
-    let x = x.max(-87.0);
+    // Not `max`: it would turn NaN into −87, and a diverged net must stay visibly NaN.
+    let x = if x < -87.0 { -87.0 } else { x };
     // Round to nearest by the 1.5·2²³ trick (`round` is a libm call that blocks vectorising).
     const SHIFTER: f32 = 12_582_912.0;
     let n = (x * std::f32::consts::LOG2_E + SHIFTER) - SHIFTER;
@@ -893,6 +894,7 @@ mod tests {
         assert!(worst < 2.5e-7, "worst absolute error {worst}");
         assert_eq!(exp_m1_nonpositive(-1e4), -1.0);
         assert_eq!(exp_m1_nonpositive(0.0), 0.0);
+        assert!(exp_m1_nonpositive(f32::NAN).is_nan(), "NaN stays NaN");
     }
 
     #[test]

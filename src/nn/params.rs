@@ -42,9 +42,14 @@ impl Params {
 
     /// Σ w² over the kernels (the L2 penalty before its weight).
     pub fn kernel_sq_sum(&self) -> Result<Option<Tensor>> {
+        self.kernel_sq_sum_where(&|_| true)
+    }
+
+    /// Σ w² over the kernels whose names `keep` accepts.
+    pub fn kernel_sq_sum_where(&self, keep: &dyn Fn(&str) -> bool) -> Result<Option<Tensor>> {
         let mut total: Option<Tensor> = None;
-        for (_, v, k) in self.iter() {
-            if k == ParamKind::Kernel {
+        for (name, v, k) in self.iter() {
+            if k == ParamKind::Kernel && keep(name) {
                 let s = v.as_tensor().sqr()?.sum_all()?;
                 total = Some(match total {
                     None => s,

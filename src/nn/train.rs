@@ -108,6 +108,9 @@ struct Progress {
     /// What the checkpoint was trained on and how ([`fingerprint`]).
     #[serde(default)]
     fingerprint: String,
+    /// The tensors' file in the checkpoint folder.
+    #[serde(default)]
+    tensors: String,
     epoch: usize,
     adam_step: u64,
     best_epoch: usize,
@@ -292,27 +295,64 @@ pub(crate) fn track_loss(pred: &[Vec<f32>], examples: &[Example]) -> f64 {
     total / examples.len().max(1) as f64
 }
 
+/// Write checkpoint `name` ("last" or "best") into `dir`: the tensors under a name of their
+/// own epoch, then `<name>.json` naming them, written atomically. The JSON is the commit
+/// point: a process killed at any moment leaves a JSON that names complete tensors of the
+/// same epoch. Tensors of earlier epochs are removed afterwards.
 fn save(
-    path: &Path,
+    dir: &Path,
+    name: &str,
     tensors: HashMap<String, Tensor>,
     progress: &Progress,
 ) -> Result<(), TrainError> {
+    let file = format!("{name}-e{:05}.safetensors", progress.epoch);
+    let path = dir.join(&file);
     let fail = |message: String| TrainError::Checkpoint {
         action: "write the checkpoint",
+        path: path.clone(),
+        message,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+    let tmp = dir.join(format!(".{file}.tmp{}", std::process::id()));
+    candle_core::safetensors::save(&tensors, &tmp).map_err(|e| fail(e.to_string()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| fail(e.to_string()))?;
+    let committed = Progress {
+        tensors: file.clone(),
+        ..progress.clone()
+    };
+    let json = serde_json::to_vec_pretty(&committed).expect("progress serialises");
+    crate::fsutil::write_atomic(&dir.join(format!("{name}.json")), &json)
+        .map_err(|e| fail(e.to_string()))?;
+    let stale = std::fs::read_dir(dir).map_err(|e| fail(e.to_string()))?;
+    for entry in stale.flatten() {
+        let n = entry.file_name().to_string_lossy().into_owned();
+        if n != file && n.starts_with(&format!("{name}-e")) && n.ends_with(".safetensors") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// A checkpoint's tensors by name.
+type Tensors = HashMap<String, Tensor>;
+
+/// Read checkpoint `name` from `dir`, if there is one: its progress and its tensors.
+fn load(dir: &Path, name: &str, dev: &Device) -> Result<Option<(Progress, Tensors)>, TrainError> {
+    let json_path = dir.join(format!("{name}.json"));
+    let Ok(json) = std::fs::read(&json_path) else {
+        return Ok(None);
+    };
+    let err = |path: &Path, message: String| TrainError::Checkpoint {
+        action: "read the checkpoint",
         path: path.to_path_buf(),
         message,
     };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
-    }
-    // Tensors and progress go to temporary names, then are renamed: the sidecar last, as the
-    // marker that the pair is complete.
-    let tmp = path.with_extension(format!("safetensors.tmp{}", std::process::id()));
-    candle_core::safetensors::save(&tensors, &tmp).map_err(|e| fail(e.to_string()))?;
-    std::fs::rename(&tmp, path).map_err(|e| fail(e.to_string()))?;
-    let json = serde_json::to_vec_pretty(progress).expect("progress serialises");
-    crate::fsutil::write_atomic(&path.with_extension("json"), &json)
-        .map_err(|e| fail(e.to_string()))
+    let progress: Progress =
+        serde_json::from_slice(&json).map_err(|e| err(&json_path, e.to_string()))?;
+    let path = dir.join(&progress.tensors);
+    let tensors =
+        candle_core::safetensors::load(&path, dev).map_err(|e| err(&path, e.to_string()))?;
+    Ok(Some((progress, tensors)))
 }
 
 fn snapshot(net: &Cnn) -> HashMap<String, Tensor> {
@@ -395,11 +435,10 @@ pub fn train(
     let heads: Vec<usize> = tasks.iter().map(|t| t.outputs).collect();
     let net = Cnn::multi(&cfg.cnn, &heads, cfg.seed, dev)?;
     let mut opt = Adam::new(&net.params, cfg.adam)?;
-    let last = dir.join("last.safetensors");
-    let best_path = dir.join("best.safetensors");
     let fingerprint = fingerprint(cfg, tasks);
     let mut progress = Progress {
         fingerprint: fingerprint.clone(),
+        tensors: String::new(),
         epoch: 0,
         adam_step: 0,
         best_epoch: 0,
@@ -411,9 +450,9 @@ pub fn train(
         path: path.to_path_buf(),
         message,
     };
-    if let Ok(json) = std::fs::read(last.with_extension("json")) {
-        progress = serde_json::from_slice(&json).map_err(|e| read_err(&last, e.to_string()))?;
-        if progress.fingerprint != fingerprint {
+    if let Some((saved, tensors)) = load(dir, "last", dev)? {
+        let last = dir.join(&saved.tensors);
+        if saved.fingerprint != fingerprint {
             return Err(read_err(
                 &last,
                 "it was written by a training with another configuration or other data; \
@@ -421,12 +460,11 @@ pub fn train(
                     .into(),
             ));
         }
-        let tensors = candle_core::safetensors::load(&last, dev)
-            .map_err(|e| read_err(&last, e.to_string()))?;
         restore(&net, &tensors).map_err(|e| read_err(&last, e.to_string()))?;
         opt.load_state(&net.params, &|k| tensors.get(k).cloned())
             .map_err(|e| read_err(&last, e.to_string()))?;
-        opt.step = progress.adam_step;
+        opt.step = saved.adam_step;
+        progress = saved;
         tracing::info!(epoch = progress.epoch, "resuming from {}", last.display());
     }
     let resumed_epochs = progress.epoch;
@@ -454,8 +492,11 @@ pub fn train(
             let ce = soft_cross_entropy(&f.logits, &y)?;
             loss_sum += ce.to_scalar::<f32>()? as f64 * ex.len() as f64;
             n += ex.len();
+            // The penalty covers the trunk and this epoch's head: another task's head is
+            // not trained this epoch, and decay alone must not move it.
+            let active = |name: &str| Cnn::head_of(name).is_none_or(|h| h == task);
             let loss = match (cfg.l2 > 0.0)
-                .then(|| net.params.kernel_sq_sum())
+                .then(|| net.params.kernel_sq_sum_where(&active))
                 .transpose()?
                 .flatten()
             {
@@ -498,14 +539,16 @@ pub fn train(
         if val < progress.best_loss {
             progress.best_loss = val;
             progress.best_epoch = epoch;
-            save(&best_path, snapshot(&net), &progress)?;
+            save(dir, "best", snapshot(&net), &progress)?;
         }
-        save(&last, tensors, &progress)?;
+        save(dir, "last", tensors, &progress)?;
     }
     // The net at its best epoch is the result.
-    let tensors = candle_core::safetensors::load(&best_path, dev)
-        .map_err(|e| read_err(&best_path, e.to_string()))?;
-    restore(&net, &tensors).map_err(|e| read_err(&best_path, e.to_string()))?;
+    let best_json = dir.join("best.json");
+    let Some((_, tensors)) = load(dir, "best", dev)? else {
+        return Err(read_err(&best_json, "there is no best checkpoint".into()));
+    };
+    restore(&net, &tensors).map_err(|e| read_err(&best_json, e.to_string()))?;
     Ok(Trained {
         net,
         best_epoch: progress.best_epoch,

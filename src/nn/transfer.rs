@@ -8,8 +8,8 @@ use super::cnn::Cnn;
 use super::layers::{dropout, elu, Dense};
 use super::params::Params;
 use super::train::{
-    crops, mean_softmax, random_batch, soft_cross_entropy, track_loss, windows, EpochStats,
-    Example, PatchSource, TrainError,
+    average_windows, crops, mean_softmax, random_batch, soft_cross_entropy, track_loss, windows,
+    EpochStats, Example, PatchSource, TrainError,
 };
 use crate::rng::Rng;
 use candle_core::{Device, Tensor};
@@ -127,7 +127,18 @@ pub fn predict(
     cfg: &TransferConfig,
     dev: &Device,
 ) -> candle_core::Result<Vec<Vec<f32>>> {
-    WindowTaps::new(nets, src, tracks, cfg, dev)?.predict(mlp, cfg.batch_size)
+    // Batch by batch: holding every window's taps of a whole split (the training split of
+    // FMA medium runs to gigabytes) is only worth it for the validation set, read every epoch.
+    average_windows(
+        src,
+        tracks,
+        cfg.patch_frames,
+        cfg.window_hop,
+        cfg.batch_size,
+        mlp.outputs,
+        dev,
+        &|x| mlp.forward(&taps(nets, x)?, None),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -351,6 +351,10 @@ pub fn resume(store: &Store, cache: &StageCache, run: RunId) -> Result<RunOutcom
         ));
     }
     let _lock = RunLock::acquire(store, run, "; it is still running")?;
+    // It may have finished between the first look and the lock.
+    if store.stored_run(run)?.status == RunStatus::Done.as_str() {
+        return Err(refuse("it has just finished".into()));
+    }
     store.reopen_run(run)?;
     tracing::info!(run = %run, name = %stored.name, "run resumed");
     finish(&spec, store, cache, run)

@@ -212,7 +212,7 @@ fn model_section(
             .unwrap_or_else(|| "—".into())
     };
     let mut html = format!(
-        "<h2>Models of run #{run}</h2>\n<p>Every model of the newest finished run. Best epoch and its validation loss: on the model's own target (genre, or an artist's topic vector for a factor's net), the epoch early stopping kept. Genre scores (the nets of factors have none): test against the labels as published, clean against the true genres (generated worlds only).</p>\n"
+        "<h2>Models of run #{run}</h2>\n<p>Every model of the newest finished run. Best epoch and its validation loss: on the model's own target (genre, or an artist's topic vector for a factor's net; for a multi-task net, its tasks' losses weighted by their probabilities), the epoch early stopping kept. Genre scores (the nets of factors have none): test against the labels as published, clean against the true genres (generated worlds only).</p>\n"
     );
     html.push_str("<table><tr><th class=\"l\">model</th><th>best epoch</th><th>epochs run</th><th>best validation loss</th><th>test log loss</th><th>test macro-F1</th><th>test accuracy</th><th>clean log loss</th><th>clean macro-F1</th></tr>\n");
     for model in &models {
