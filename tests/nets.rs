@@ -6,9 +6,8 @@ use agf::spec::ExperimentSpec;
 use agf::store::Store;
 use std::path::Path;
 
-#[test]
-fn genre_and_factor_nets_and_transfer_run_and_are_recorded() {
-    let text = r#"
+/// A tiny synthetic world with one factor; `[cnn]` comes from each test.
+const WORLD: &str = r#"
 name = "nets"
 seed = 2
 device = "cpu"
@@ -31,6 +30,13 @@ epochs = 5
 name = "tags"
 features = "subgenre"
 topics = 4
+"#;
+
+#[test]
+fn genre_and_factor_nets_and_transfer_run_and_are_recorded() {
+    let text = format!(
+        "{WORLD}{}",
+        r#"
 [cnn]
 preset = "small"
 epochs = 2
@@ -40,7 +46,9 @@ window_hop = 8
 [transfer]
 hidden = 16
 epochs = 2
-"#;
+"#
+    );
+    let text = text.as_str();
     let spec = ExperimentSpec::parse(text, Path::new("nets.toml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("agf.sqlite")).unwrap();
@@ -108,29 +116,9 @@ epochs = 2
 
 #[test]
 fn the_multi_task_net_shares_a_trunk_follows_its_schedule_and_feeds_the_transfer_model() {
-    let text = r#"
-name = "multitask"
-seed = 3
-device = "cpu"
-[dataset]
-source = "synthetic"
-[dataset.synthetic]
-artists = 24
-albums_per_artist = [1, 2]
-tracks_per_album = [3, 4]
-clip_seconds = 1.5
-sample_rate = 22050
-[frontend]
-n_mels = 32
-[split]
-strategy = "artist"
-[model]
-kind = "logreg"
-epochs = 5
-[[factors]]
-name = "tags"
-features = "subgenre"
-topics = 4
+    let text = format!(
+        "{WORLD}{}",
+        r#"
 [cnn]
 preset = "small"
 mode = "multitask"
@@ -145,7 +133,9 @@ window_hop = 8
 [transfer]
 hidden = 16
 epochs = 2
-"#;
+"#
+    );
+    let text = text.as_str();
     let spec = ExperimentSpec::parse(text, Path::new("mtl.toml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("agf.sqlite")).unwrap();
