@@ -184,6 +184,22 @@ pub(super) fn run_nets(
             .collect()
     };
     let published: Vec<usize> = d.tracks.iter().map(|t| t.genre).collect();
+    // Every genre model is scored on the same splits and labels.
+    let score = |model: &str, predict: &TrackPredictor| {
+        evaluate_model(
+            spec,
+            data,
+            store,
+            run,
+            model,
+            &train_idx,
+            &val_idx,
+            &test_idx,
+            &noisy.labels,
+            &published,
+            predict,
+        )
+    };
     let adam = AdamConfig {
         lr: c.learning_rate,
         weight_decay: if c.optimizer == OptimizerKind::Adamw {
@@ -306,19 +322,7 @@ pub(super) fn run_nets(
                     &dev,
                 )
             };
-            evaluations = evaluate_model(
-                spec,
-                data,
-                store,
-                run,
-                &model,
-                &train_idx,
-                &val_idx,
-                &test_idx,
-                &noisy.labels,
-                &published,
-                &predict,
-            )?;
+            evaluations = score(&model, &predict)?;
         }
         reports.push(NetReport {
             model: model.clone(),
@@ -368,19 +372,7 @@ pub(super) fn run_nets(
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .unwrap_or((0, f64::NAN));
     let predict = |idx: &[usize]| transfer::predict(&frozen, &mlp, &src, idx, &tcfg, &dev);
-    let evaluations = evaluate_model(
-        spec,
-        data,
-        store,
-        run,
-        TRANSFER_MODEL,
-        &train_idx,
-        &val_idx,
-        &test_idx,
-        &noisy.labels,
-        &published,
-        &predict,
-    )?;
+    let evaluations = score(TRANSFER_MODEL, &predict)?;
     reports.push(NetReport {
         model: TRANSFER_MODEL.into(),
         best_epoch,
