@@ -15,3 +15,13 @@ pub fn avx2_fma() -> bool {
         false
     }
 }
+
+/// Which kernels this process runs, for cache keys: the vectorised and the portable kernels
+/// round differently, so their results are kept apart.
+pub fn kernel_tag() -> &'static [u8] {
+    if avx2_fma() {
+        b"avx2"
+    } else {
+        b"portable"
+    }
+}

@@ -6,7 +6,7 @@
 //! short of it means the file was cut.
 
 use std::path::{Path, PathBuf};
-use symphonia::core::audio::SampleBuffer;
+use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::FormatOptions;
@@ -135,7 +135,7 @@ pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
         .make(&params, &DecoderOptions::default())
         .map_err(|e| undecodable(e.to_string()))?;
 
-    let mut mono: Vec<f32> = Vec::new();
+    let mut mono: Vec<f32> = Vec::with_capacity(params.n_frames.unwrap_or(0).min(1 << 28) as usize);
     let mut channels = params.channels.map(|c| c.count()).unwrap_or(1);
     let (mut packets, mut bad_packets) = (0usize, 0usize);
     let mut trimmed_by_packets = false;
@@ -163,28 +163,46 @@ pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
             Ok(audio) => {
                 let spec = *audio.spec();
                 channels = spec.channels.count().max(1);
-                let need = audio.capacity() as u64;
-                if buf
-                    .as_ref()
-                    .is_none_or(|b| b.capacity() < need as usize * channels)
-                {
-                    buf = Some(SampleBuffer::new(need, spec));
-                }
-                let b = buf.as_mut().expect("allocated above");
-                b.copy_interleaved_ref(audio);
-                let inv = 1.0 / channels as f32;
-                let frames = b.samples().chunks(channels);
-                let n = frames.len();
+                let n = audio.frames();
                 // Gapless trimming: the format marks encoder delay and padding per packet.
                 let (skip, drop) = (packet.trim_start as usize, packet.trim_end as usize);
                 trimmed_by_packets |= skip + drop > 0;
+                let skip = skip.min(n);
                 let keep = n.saturating_sub(skip).saturating_sub(drop);
-                mono.extend(
-                    frames
-                        .skip(skip)
-                        .take(keep)
-                        .map(|frame| frame.iter().sum::<f32>() * inv),
-                );
+                let inv = 1.0 / channels as f32;
+                if let AudioBufferRef::F32(planar) = &audio {
+                    // Decoders of lossy formats give planar f32: mix the planes straight in.
+                    let at = mono.len();
+                    let planes = planar.planes();
+                    let planes = planes.planes();
+                    mono.extend_from_slice(&planes[0][skip..skip + keep]);
+                    let out = &mut mono[at..];
+                    for plane in &planes[1..] {
+                        for (o, v) in out.iter_mut().zip(&plane[skip..skip + keep]) {
+                            *o += v;
+                        }
+                    }
+                    if channels > 1 {
+                        out.iter_mut().for_each(|o| *o *= inv);
+                    }
+                } else {
+                    let need = audio.capacity() as u64;
+                    if buf
+                        .as_ref()
+                        .is_none_or(|b| b.capacity() < need as usize * channels)
+                    {
+                        buf = Some(SampleBuffer::new(need, spec));
+                    }
+                    let b = buf.as_mut().expect("allocated above");
+                    b.copy_interleaved_ref(audio);
+                    mono.extend(
+                        b.samples()
+                            .chunks(channels)
+                            .skip(skip)
+                            .take(keep)
+                            .map(|frame| frame.iter().sum::<f32>() * inv),
+                    );
+                }
             }
             // A damaged frame: mp3 decoders resynchronise on the next one.
             Err(SymphoniaError::DecodeError(_)) => bad_packets += 1,

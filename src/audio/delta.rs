@@ -14,25 +14,25 @@ pub fn delta(x: &Spectrogram, width: usize) -> Option<Spectrogram> {
     }
     let half = width / 2;
     let denom: f64 = (1..=half).map(|k| 2.0 * (k * k) as f64).sum();
-    let slope = |start: usize, b: usize| -> f64 {
-        (0..width)
-            .map(|k| (k as f64 - half as f64) * x.data[(start + k) * x.bins + b] as f64)
-            .sum::<f64>()
-            / denom
+    let weights: Vec<f32> = (0..width)
+        .map(|k| ((k as f64 - half as f64) / denom) as f32)
+        .collect();
+    let bins = x.bins;
+    // Frame-major: each output frame is a weighted sum of `width` whole input frames, a loop
+    // over contiguous bins that vectorises.
+    let slope_into = |start: usize, out: &mut [f32]| {
+        out.fill(0.0);
+        for (k, w) in weights.iter().enumerate() {
+            let row = &x.data[(start + k) * bins..(start + k + 1) * bins];
+            for (o, v) in out.iter_mut().zip(row) {
+                *o += w * v;
+            }
+        }
     };
     let mut data = vec![0f32; x.data.len()];
-    for b in 0..x.bins {
-        let head = slope(0, b) as f32;
-        let tail = slope(x.frames - width, b) as f32;
-        for t in 0..x.frames {
-            data[t * x.bins + b] = if t < half {
-                head
-            } else if t >= x.frames - half {
-                tail
-            } else {
-                slope(t - half, b) as f32
-            };
-        }
+    for (t, out) in data.chunks_exact_mut(bins).enumerate() {
+        let start = t.saturating_sub(half).min(x.frames - width);
+        slope_into(start, out);
     }
     Some(Spectrogram {
         frames: x.frames,

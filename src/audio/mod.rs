@@ -63,6 +63,7 @@ fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
 /// this splits off the exponent and evaluates `ln m = 2·atanh((m−1)/(m+1))` on a mantissa
 /// folded into [√½, √2), a loop the compiler vectorises. Largest error ~2e-7 (relative,
 /// against f64), far below what dB scaling needs.
+#[inline(always)]
 pub fn ln_in_place(xs: &mut [f32]) {
     const LN2: f32 = std::f32::consts::LN_2;
     for x in xs.iter_mut() {
@@ -132,10 +133,13 @@ impl FrontEnd {
         let n_mels = self.spec.n_mels;
         let frames = self.stft.frame_count(samples.len());
         let mut data = vec![0f32; frames * n_mels];
+        // A few spectrum rows at a time: the filterbank works across frames, and the whole
+        // spectrogram (8× the log-mel's size) is never held.
         self.stft
-            .for_each_frame(samples, self.spec.power, |t, row| {
+            .for_each_block(samples, self.spec.power, 32, |t0, rows| {
+                let n = rows.len() / self.stft.bins();
                 self.mel
-                    .apply_frame(row, &mut data[t * n_mels..(t + 1) * n_mels]);
+                    .apply_rows(rows, &mut data[t0 * n_mels..(t0 + n) * n_mels]);
             });
         let mut mel = Spectrogram {
             frames,
@@ -158,11 +162,32 @@ impl FrontEnd {
         let n_mfcc = self.spec.n_mfcc;
         let n_mels = log_mel.bins;
         let mut data = vec![0f32; log_mel.frames * n_mfcc];
-        for t in 0..log_mel.frames {
-            let x = log_mel.frame(t);
-            for k in 0..n_mfcc {
-                let row = &self.dct[k * n_mels..(k + 1) * n_mels];
-                data[t * n_mfcc + k] = dot(row, x);
+        if log_mel.frames > 0 {
+            // frames × n_mels times the transposed DCT (n_mels × n_mfcc), one matrix product.
+            // Safety: every stride and extent below lies inside `data`, `log_mel.data` and
+            // `self.dct`, whose lengths are frames·n_mfcc, frames·n_mels and n_mfcc·n_mels.
+            unsafe {
+                gemm::gemm(
+                    log_mel.frames,
+                    n_mfcc,
+                    n_mels,
+                    data.as_mut_ptr(),
+                    1,
+                    n_mfcc as isize,
+                    false,
+                    log_mel.data.as_ptr(),
+                    1,
+                    n_mels as isize,
+                    self.dct.as_ptr(),
+                    n_mels as isize,
+                    1,
+                    0.0f32,
+                    1.0f32,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                )
             }
         }
         Spectrogram {
@@ -199,23 +224,62 @@ pub fn to_db(data: &mut [f32], power: f64, amin: f64, top_db: Option<f64>) {
 
 /// [`to_db`] relative to `reference` instead of 1.0.
 pub fn to_db_ref(data: &mut [f32], power: f64, amin: f64, reference: f64, top_db: Option<f64>) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::avx2_fma() {
+        // Safety: the features were detected on this processor.
+        return unsafe { to_db_ref_avx2(data, power, amin, reference, top_db) };
+    }
+    to_db_ref_portable(data, power, amin, reference, top_db)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn to_db_ref_avx2(
+    data: &mut [f32],
+    power: f64,
+    amin: f64,
+    reference: f64,
+    top_db: Option<f64>,
+) {
+    to_db_ref_portable(data, power, amin, reference, top_db)
+}
+
+#[inline(always)]
+fn to_db_ref_portable(
+    data: &mut [f32],
+    power: f64,
+    amin: f64,
+    reference: f64,
+    top_db: Option<f64>,
+) {
     let factor = if power == 1.0 { 20.0f32 } else { 10.0 };
     let offset = factor * (reference.max(amin) as f32).log10();
     let amin = amin as f32;
     let scale = factor * std::f32::consts::LOG10_E;
     for x in data.iter_mut() {
+        // `max` also turns NaN into the floor, so no NaN reaches the peak below.
         *x = x.max(amin);
     }
     ln_in_place(data);
-    let mut peak = f32::NEG_INFINITY;
-    for x in data.iter_mut() {
+    // The peak in eight lanes: a compare-and-select reduction vectorises, where a running
+    // `f32::max` (NaN-aware) stays scalar.
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let mut chunks = data.chunks_exact_mut(8);
+    for c in &mut chunks {
+        for (x, p) in c.iter_mut().zip(lanes.iter_mut()) {
+            *x = scale * *x - offset;
+            *p = if *x > *p { *x } else { *p };
+        }
+    }
+    let mut peak = lanes.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    for x in chunks.into_remainder() {
         *x = scale * *x - offset;
         peak = peak.max(*x);
     }
     if let Some(top) = top_db {
         let floor = peak - top as f32;
         for x in data.iter_mut() {
-            *x = x.max(floor);
+            *x = if *x > floor { *x } else { floor };
         }
     }
 }

@@ -404,15 +404,9 @@ fn cache_key(
         }
     }
     let params = toml::to_string(spec).expect("a factor spec serialises");
-    // The vectorised and the portable kernels round differently: keep their results apart.
-    let kernel: &[u8] = if crate::simd::avx2_fma() {
-        b"avx2"
-    } else {
-        b"portable"
-    };
     Ok(CacheKey::new(
         STAGE,
         STAGE_VERSION,
-        &[params.as_bytes(), &h.finalize(), kernel],
+        &[params.as_bytes(), &h.finalize(), crate::simd::kernel_tag()],
     ))
 }

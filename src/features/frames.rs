@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 pub const FRAMES_STAGE: &str = "frames";
 /// Bumped whenever the stored frames change for the same inputs.
-pub const FRAMES_VERSION: u32 = 1;
+pub const FRAMES_VERSION: u32 = 2;
 
 /// The matrices of a frames entry, in file order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

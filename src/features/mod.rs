@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Bumped whenever this stage's output changes for the same inputs.
-pub const STAGE_VERSION: u32 = 2;
+pub const STAGE_VERSION: u32 = 3;
 pub const STAGE: &str = "track";
 pub const LOGMEL_STAGE: &str = "logmel";
 
@@ -170,7 +170,11 @@ impl FeatureStage {
         CacheKey::new(
             stage,
             version,
-            &[identity.as_bytes(), self.params_text.as_bytes()],
+            &[
+                identity.as_bytes(),
+                self.params_text.as_bytes(),
+                crate::simd::kernel_tag(),
+            ],
         )
     }
 
