@@ -61,18 +61,8 @@ impl ChromaFilterbank {
             power.bins, self.n_bins,
             "spectrogram and chroma filterbank disagree on bins"
         );
-        let mut data = vec![0f32; power.frames * self.n_chroma];
-        for t in 0..power.frames {
-            let frame = power.frame(t);
-            let out = &mut data[t * self.n_chroma..(t + 1) * self.n_chroma];
-            for (c, o) in out.iter_mut().enumerate() {
-                let row = &self.weights[c * self.n_bins..(c + 1) * self.n_bins];
-                *o = row
-                    .iter()
-                    .zip(frame)
-                    .map(|(a, b)| (*a as f64) * (*b as f64))
-                    .sum::<f64>() as f32;
-            }
+        let mut data = super::matmul_bt(&power.data, &self.weights, self.n_bins);
+        for out in data.chunks_exact_mut(self.n_chroma) {
             let peak = out.iter().fold(0f32, |m, v| m.max(v.abs()));
             if peak > f32::MIN_POSITIVE {
                 out.iter_mut().for_each(|v| *v /= peak);

@@ -103,45 +103,30 @@ impl DescriptorExtractor {
         let mut rows: Vec<(String, Vec<f32>)> = Vec::new();
         let (mut cen, mut bw, mut roll, mut flat) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut powers = Vec::with_capacity(mag.bins);
         for t in 0..mag.frames {
             let s = mag.frame(t);
-            let total: f64 = s.iter().map(|v| *v as f64).sum();
+            // Sums in f64 over four lanes: a single running f64 sum is a chain of dependent
+            // additions, which was most of this stage's time.
+            let total = lane_sum(s.len(), |i| s[i] as f64);
             let norm = if total > f32::MIN_POSITIVE as f64 {
                 total
             } else {
                 1.0
             };
-            let c: f64 = s
-                .iter()
-                .zip(&self.freqs)
-                .map(|(m, f)| f * *m as f64)
-                .sum::<f64>()
-                / norm;
+            let freqs = &self.freqs[..s.len()];
+            let c = lane_sum(s.len(), |i| freqs[i] * s[i] as f64) / norm;
             cen.push(c as f32);
-            let var: f64 = s
-                .iter()
-                .zip(&self.freqs)
-                .map(|(m, f)| (*m as f64 / norm) * (f - c).powi(2))
-                .sum();
+            let var = lane_sum(s.len(), |i| s[i] as f64 * (freqs[i] - c) * (freqs[i] - c)) / norm;
             bw.push(var.sqrt() as f32);
-            // Cumulative energy in f32, as librosa sums a float32 spectrogram.
-            let mut acc = 0f32;
-            let cums: Vec<f32> = s
-                .iter()
-                .map(|v| {
-                    acc += v;
-                    acc
-                })
-                .collect();
-            let threshold = 0.85f32 * acc;
-            let k = cums.iter().position(|c| *c >= threshold).unwrap_or(0);
-            roll.push(self.freqs[k] as f32);
-            let (mut log_sum, mut sum) = (0f64, 0f64);
-            for v in s {
-                let p = ((*v as f64) * (*v as f64)).max(1e-10);
-                log_sum += p.ln();
-                sum += p;
-            }
+            roll.push(self.freqs[rolloff_bin(s)] as f32);
+            // Flatness from the power (floored at amin = 1e-10), its logarithms taken by the
+            // vectorised ln a frame at a time (libm's was a call per bin).
+            powers.clear();
+            powers.extend(s.iter().map(|v| (v * v).max(1e-10)));
+            let sum = lane_sum(powers.len(), |i| powers[i] as f64);
+            super::ln_in_place(&mut powers);
+            let log_sum = lane_sum(powers.len(), |i| powers[i] as f64);
             let n = s.len() as f64;
             flat.push(((log_sum / n).exp() / (sum / n)) as f32);
         }
@@ -211,18 +196,25 @@ impl DescriptorExtractor {
                 members.pop();
             }
             let q = (quantile * count as f64).round_ties_even().max(1.0) as usize;
-            let mut vals = Vec::with_capacity(members.len());
+            // A band is a run of neighbouring bins (frequencies rise with the bin).
+            let members = match (members.first(), members.last()) {
+                (Some(&a), Some(&b)) => a..b + 1,
+                _ => 0..0,
+            };
+            debug_assert_eq!(members.len(), count - usize::from(k < n_bands));
+            let (mut smallest, mut largest) = (Vec::with_capacity(q), Vec::with_capacity(q));
             for t in 0..mag.frames {
-                vals.clear();
-                vals.extend(members.iter().map(|&i| mag.data[t * nb + i]));
-                vals.sort_by(|a, b| a.total_cmp(b));
-                let q = q.min(vals.len());
-                valley[k][t] = vals[..q].iter().map(|v| *v as f64).sum::<f64>() as f32 / q as f32;
-                peak[k][t] = vals[vals.len() - q..]
-                    .iter()
-                    .map(|v| *v as f64)
-                    .sum::<f64>() as f32
-                    / q as f32;
+                let row = &mag.data[t * nb..(t + 1) * nb];
+                // Only the q smallest and q largest matter: keep them, sorted, in one pass
+                // (most values fail one comparison), and sum them in ascending order as a
+                // full sort would.
+                extremes(&row[members.clone()], q, &mut smallest, &mut largest);
+                let q = smallest.len();
+                if q == 0 {
+                    continue;
+                }
+                valley[k][t] = smallest.iter().map(|v| *v as f64).sum::<f64>() as f32 / q as f32;
+                peak[k][t] = largest.iter().map(|v| *v as f64).sum::<f64>() as f32 / q as f32;
             }
         }
         // power_to_db of peaks and of valleys, each with its own top_db floor (as librosa).
@@ -249,16 +241,26 @@ impl DescriptorExtractor {
             return Vec::new();
         }
         // Edge padding, as librosa's zero_crossing_rate with center=True.
-        let at = |i: isize| y[(i - half as isize).clamp(0, n as isize - 1) as usize];
-        let frames = 1 + n / self.p.hop_length;
+        let at = |i: usize| y[i.saturating_sub(half).min(n - 1)];
         let sign = |v: f32| v.abs() > 1e-10 && v.is_sign_negative();
+        let frames = 1 + n / self.p.hop_length;
+        // crossings_before[i]: sign changes between padded samples j−1 and j for 1 ≤ j < i,
+        // so a frame's count is one difference instead of a pass over its 2048 samples.
+        let len = (frames - 1) * self.p.hop_length + frame;
+        let mut crossings_before = Vec::with_capacity(len + 1);
+        crossings_before.extend([0u32, 0]);
+        let (mut count, mut prev) = (0u32, sign(at(0)));
+        for i in 1..len {
+            let s = sign(at(i));
+            count += (s != prev) as u32;
+            prev = s;
+            crossings_before.push(count);
+        }
         (0..frames)
             .map(|t| {
-                let start = (t * self.p.hop_length) as isize;
-                let crossings = (1..frame as isize)
-                    .filter(|&i| sign(at(start + i)) != sign(at(start + i - 1)))
-                    .count();
-                crossings as f32 / frame as f32
+                let start = t * self.p.hop_length;
+                let c = crossings_before[start + frame] - crossings_before[start + 1];
+                c as f32 / frame as f32
             })
             .collect()
     }
@@ -267,18 +269,22 @@ impl DescriptorExtractor {
         let frame = 2048usize;
         let half = frame / 2;
         let n = y.len();
-        let at = |i: usize| {
-            if i < half || i - half >= n {
-                0.0
-            } else {
-                y[i - half] as f64
-            }
-        };
         let frames = 1 + n / self.p.hop_length;
+        // Squares of the zero-padded signal, once; each frame sums its 2048 in four lanes.
+        let mut squares = vec![0f64; (frames - 1) * self.p.hop_length + frame];
+        for (s, v) in squares[half..].iter_mut().zip(y) {
+            *s = *v as f64 * *v as f64;
+        }
         (0..frames)
             .map(|t| {
                 let start = t * self.p.hop_length;
-                let s: f64 = (start..start + frame).map(|i| at(i) * at(i)).sum();
+                let mut lanes = [0f64; 4];
+                for c in squares[start..start + frame].chunks_exact(4) {
+                    for (l, v) in lanes.iter_mut().zip(c) {
+                        *l += v;
+                    }
+                }
+                let s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
                 (s / frame as f64).sqrt() as f32
             })
             .collect()
@@ -365,6 +371,84 @@ impl DescriptorExtractor {
     }
 }
 
+/// The first bin where the running sum of `s` reaches 85% of the whole, both sums in f32
+/// from the lowest bin up, as librosa's cumulative sum over a float32 spectrogram (0 if
+/// none does, as for a NaN frame). The running sum is formed twice rather than stored.
+fn rolloff_bin(s: &[f32]) -> usize {
+    let total = s.iter().fold(0f32, |acc, v| acc + v);
+    let threshold = 0.85f32 * total;
+    let mut acc = 0f32;
+    s.iter()
+        .position(|v| {
+            acc += v;
+            acc >= threshold
+        })
+        .unwrap_or(0)
+}
+
+/// `Σ term(i)` for `i < n`, in four interleaved lanes (independent chains that the
+/// processor overlaps and the compiler keeps in registers).
+#[inline(always)]
+fn lane_sum(n: usize, term: impl Fn(usize) -> f64) -> f64 {
+    let (mut a, mut b, mut c, mut d) = (0f64, 0f64, 0f64, 0f64);
+    let whole = n / 4 * 4;
+    for i in (0..whole).step_by(4) {
+        a += term(i);
+        b += term(i + 1);
+        c += term(i + 2);
+        d += term(i + 3);
+    }
+    for (i, slot) in (whole..n).zip([&mut a, &mut b, &mut c]) {
+        *slot += term(i);
+    }
+    (a + b) + (c + d)
+}
+
+/// The `q` smallest and the `q` largest of `values` (fewer when there are fewer values),
+/// each ascending, in the order `total_cmp` sorts. Kept sets, not a sort: a value that
+/// cannot enter fails one comparison. Music spectra fall with frequency, so the smallest
+/// are sought from the top bin down and the largest from the bottom up, where new entries
+/// are rare (the order changes only the cost, not the result).
+fn extremes(values: &[f32], q: usize, smallest: &mut Vec<f32>, largest: &mut Vec<f32>) {
+    use std::cmp::Ordering::{Greater, Less};
+    smallest.clear();
+    largest.clear();
+    if q == 0 {
+        return;
+    }
+    // Plain comparisons against the current bound reject; they agree with `total_cmp`
+    // except for NaN (largest under `total_cmp`, so never rejected from the largest) and
+    // −0 against +0 (equal sums either way).
+    let mut below = f32::INFINITY;
+    for &v in values.iter().rev() {
+        if smallest.len() == q {
+            if v >= below || v.is_nan() {
+                continue;
+            }
+            smallest.pop();
+        }
+        let at = smallest.partition_point(|s| s.total_cmp(&v) != Greater);
+        smallest.insert(at, v);
+        if smallest.len() == q {
+            below = smallest[q - 1];
+        }
+    }
+    let mut above = f32::NEG_INFINITY;
+    for &v in values {
+        if largest.len() == q {
+            if v <= above || largest[0].total_cmp(&v) != Less {
+                continue;
+            }
+            largest.remove(0);
+        }
+        let at = largest.partition_point(|s| s.total_cmp(&v) == Less);
+        largest.insert(at, v);
+        if largest.len() == q {
+            above = largest[0];
+        }
+    }
+}
+
 /// Mean, std, min, max, median, skew and kurtosis (population moments, Fisher's kurtosis, as
 /// scipy.stats with its defaults). A constant row has skew and kurtosis 0 (scipy gives NaN,
 /// which no classifier can take).
@@ -424,6 +508,31 @@ mod tests {
             seven_statistics(&[2.0, 2.0]),
             [2.0, 0.0, 2.0, 2.0, 2.0, 0.0, 0.0]
         );
+    }
+
+    /// The running extremes equal the ends of a full sort, ties and short inputs included.
+    #[test]
+    fn extremes_are_the_ends_of_a_sort() {
+        let mut state = 3u64;
+        let (mut small, mut large) = (Vec::new(), Vec::new());
+        for n in [0usize, 1, 3, 7, 40, 400] {
+            for q in [1usize, 2, 5, 9] {
+                let v: Vec<f32> = (0..n)
+                    .map(|_| {
+                        state = state
+                            .wrapping_mul(6_364_136_223_846_793_005)
+                            .wrapping_add(1);
+                        ((state >> 59) as f32) * 0.5 // few distinct values: many ties
+                    })
+                    .collect();
+                extremes(&v, q, &mut small, &mut large);
+                let mut sorted = v.clone();
+                sorted.sort_by(|a, b| a.total_cmp(b));
+                let k = q.min(n);
+                assert_eq!(small, sorted[..k], "n {n} q {q}");
+                assert_eq!(large, sorted[n - k..], "n {n} q {q}");
+            }
+        }
     }
 
     #[test]

@@ -59,6 +59,46 @@ fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
     sum
 }
 
+/// `A · Bᵀ` for row-major `A` (m × k) and `B` (n × k): every row of `a` against every
+/// row of `b` (a filterbank or transform applied to frames), as one matrix product.
+pub fn matmul_bt(a: &[f32], b: &[f32], k: usize) -> Vec<f32> {
+    let (m, n) = (a.len() / k.max(1), b.len() / k.max(1));
+    assert!(
+        a.len() == m * k && b.len() == n * k,
+        "matrix shapes disagree"
+    );
+    let mut out = vec![0f32; m * n];
+    if m == 0 || n == 0 || k == 0 {
+        return out;
+    }
+    // Safety: the strides below address exactly the m·n, m·k and n·k values of `out`, `a`
+    // and `b` (checked above).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            k as isize,
+            1,
+            0.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+    out
+}
+
 /// Natural logarithm of positive, finite values, in place. libm's `ln` is a call per value;
 /// this splits off the exponent and evaluates `ln m = 2·atanh((m−1)/(m+1))` on a mantissa
 /// folded into [√½, √2), a loop the compiler vectorises. Largest error ~2e-7 (relative,
@@ -161,35 +201,7 @@ impl FrontEnd {
     pub fn mfcc(&self, log_mel: &Spectrogram) -> Spectrogram {
         let n_mfcc = self.spec.n_mfcc;
         let n_mels = log_mel.bins;
-        let mut data = vec![0f32; log_mel.frames * n_mfcc];
-        if log_mel.frames > 0 {
-            // frames × n_mels times the transposed DCT (n_mels × n_mfcc), one matrix product.
-            // Safety: every stride and extent below lies inside `data`, `log_mel.data` and
-            // `self.dct`, whose lengths are frames·n_mfcc, frames·n_mels and n_mfcc·n_mels.
-            unsafe {
-                gemm::gemm(
-                    log_mel.frames,
-                    n_mfcc,
-                    n_mels,
-                    data.as_mut_ptr(),
-                    1,
-                    n_mfcc as isize,
-                    false,
-                    log_mel.data.as_ptr(),
-                    1,
-                    n_mels as isize,
-                    self.dct.as_ptr(),
-                    n_mels as isize,
-                    1,
-                    0.0f32,
-                    1.0f32,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                )
-            }
-        }
+        let data = matmul_bt(&log_mel.data, &self.dct, n_mels);
         Spectrogram {
             frames: log_mel.frames,
             bins: n_mfcc,
