@@ -25,3 +25,28 @@ pub fn kernel_tag() -> &'static [u8] {
         b"portable"
     }
 }
+
+/// `fn name(args) -> ret { body }`, with `body` compiled twice, once for AVX2 and FMA and
+/// once portably, and the first used where the processor has them (checked once). For hot
+/// free functions whose loops the compiler vectorises.
+macro_rules! vectorised {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn portable($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
+                portable($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            if $crate::simd::avx2_fma() {
+                // Safety: the features were detected on this processor.
+                return unsafe { avx2($($arg),*) };
+            }
+            portable($($arg),*)
+        }
+    };
+}
+pub(crate) use vectorised;

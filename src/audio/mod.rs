@@ -21,42 +21,26 @@ pub use stft::Stft;
 
 use crate::spec::FrontendSpec;
 
-/// Dot product with eight independent accumulators: the compiler vectorises it, where a
-/// single running sum is a serial chain of dependent additions. Uses AVX2 and FMA when the
-/// processor has them (checked once at run time), so one portable binary runs everywhere.
-#[inline]
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if crate::simd::avx2_fma() {
-        // Safety: the features were detected on this processor.
-        return unsafe { dot_avx2(a, b) };
-    }
-    dot_portable(a, b)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-    dot_portable(a, b)
-}
-
-#[inline(always)]
-fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
+crate::simd::vectorised! {
+    /// Dot product with eight independent accumulators: the compiler vectorises it, where a
+    /// single running sum is a serial chain of dependent additions.
+    pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (a, b) = (&a[..n], &b[..n]);
+        let mut acc = [0f32; 8];
+        let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+        let (ra, rb) = (ca.remainder(), cb.remainder());
+        for (x, y) in ca.zip(cb) {
+            for k in 0..8 {
+                acc[k] += x[k] * y[k];
+            }
         }
+        let mut sum = (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]);
+        for (x, y) in ra.iter().zip(rb) {
+            sum += x * y;
+        }
+        sum
     }
-    let mut sum = (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]);
-    for (x, y) in ra.iter().zip(rb) {
-        sum += x * y;
-    }
-    sum
 }
 
 /// `A · Bᵀ` for row-major `A` (m × k) and `B` (n × k): every row of `a` against every
@@ -181,11 +165,25 @@ impl FrontEnd {
                 self.mel
                     .apply_rows(rows, &mut data[t0 * n_mels..(t0 + n) * n_mels]);
             });
-        let mut mel = Spectrogram {
+        self.to_log_mel(Spectrogram {
             frames,
             bins: n_mels,
             data,
-        };
+        })
+    }
+
+    /// [`Self::log_mel`] from a spectrogram already computed with this front end's STFT
+    /// and power, for callers that need the spectrogram too (the same values).
+    pub fn log_mel_of(&self, spectrogram: &Spectrogram) -> Spectrogram {
+        self.to_log_mel(self.mel.apply(spectrogram))
+    }
+
+    /// The front end's power (1 or 2): what [`Self::log_mel_of`] expects.
+    pub fn power(&self) -> f64 {
+        self.spec.power
+    }
+
+    fn to_log_mel(&self, mut mel: Spectrogram) -> Spectrogram {
         to_db_ref(
             &mut mel.data,
             self.spec.power,
@@ -234,64 +232,38 @@ pub fn to_db(data: &mut [f32], power: f64, amin: f64, top_db: Option<f64>) {
     to_db_ref(data, power, amin, 1.0, top_db)
 }
 
-/// [`to_db`] relative to `reference` instead of 1.0.
-pub fn to_db_ref(data: &mut [f32], power: f64, amin: f64, reference: f64, top_db: Option<f64>) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::simd::avx2_fma() {
-        // Safety: the features were detected on this processor.
-        return unsafe { to_db_ref_avx2(data, power, amin, reference, top_db) };
-    }
-    to_db_ref_portable(data, power, amin, reference, top_db)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn to_db_ref_avx2(
-    data: &mut [f32],
-    power: f64,
-    amin: f64,
-    reference: f64,
-    top_db: Option<f64>,
-) {
-    to_db_ref_portable(data, power, amin, reference, top_db)
-}
-
-#[inline(always)]
-fn to_db_ref_portable(
-    data: &mut [f32],
-    power: f64,
-    amin: f64,
-    reference: f64,
-    top_db: Option<f64>,
-) {
-    let factor = if power == 1.0 { 20.0f32 } else { 10.0 };
-    let offset = factor * (reference.max(amin) as f32).log10();
-    let amin = amin as f32;
-    let scale = factor * std::f32::consts::LOG10_E;
-    for x in data.iter_mut() {
-        // `max` also turns NaN into the floor, so no NaN reaches the peak below.
-        *x = x.max(amin);
-    }
-    ln_in_place(data);
-    // The peak in eight lanes: a compare-and-select reduction vectorises, where a running
-    // `f32::max` (NaN-aware) stays scalar.
-    let mut lanes = [f32::NEG_INFINITY; 8];
-    let mut chunks = data.chunks_exact_mut(8);
-    for c in &mut chunks {
-        for (x, p) in c.iter_mut().zip(lanes.iter_mut()) {
-            *x = scale * *x - offset;
-            *p = if *x > *p { *x } else { *p };
-        }
-    }
-    let mut peak = lanes.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-    for x in chunks.into_remainder() {
-        *x = scale * *x - offset;
-        peak = peak.max(*x);
-    }
-    if let Some(top) = top_db {
-        let floor = peak - top as f32;
+crate::simd::vectorised! {
+    /// [`to_db`] relative to `reference` instead of 1.0.
+    pub fn to_db_ref(data: &mut [f32], power: f64, amin: f64, reference: f64, top_db: Option<f64>) {
+        let factor = if power == 1.0 { 20.0f32 } else { 10.0 };
+        let offset = factor * (reference.max(amin) as f32).log10();
+        let amin = amin as f32;
+        let scale = factor * std::f32::consts::LOG10_E;
         for x in data.iter_mut() {
-            *x = if *x > floor { *x } else { floor };
+            // `max` also turns NaN into the floor, so no NaN reaches the peak below.
+            *x = x.max(amin);
+        }
+        ln_in_place(data);
+        // The peak in eight lanes: a compare-and-select reduction vectorises, where a running
+        // `f32::max` (NaN-aware) stays scalar.
+        let mut lanes = [f32::NEG_INFINITY; 8];
+        let mut chunks = data.chunks_exact_mut(8);
+        for c in &mut chunks {
+            for (x, p) in c.iter_mut().zip(lanes.iter_mut()) {
+                *x = scale * *x - offset;
+                *p = if *x > *p { *x } else { *p };
+            }
+        }
+        let mut peak = lanes.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        for x in chunks.into_remainder() {
+            *x = scale * *x - offset;
+            peak = peak.max(*x);
+        }
+        if let Some(top) = top_db {
+            let floor = peak - top as f32;
+            for x in data.iter_mut() {
+                *x = if *x > floor { *x } else { floor };
+            }
         }
     }
 }
@@ -312,6 +284,35 @@ mod tests {
             x *= 1.000_37;
         }
         assert!(worst < 5e-7, "worst error {worst}");
+    }
+
+    /// Frames blocked differently (32 per block from samples, a whole spectrogram at once)
+    /// give the same log-mel, bit for bit.
+    #[test]
+    fn log_mel_of_a_spectrogram_equals_log_mel_of_samples() {
+        let spec = FrontendSpec {
+            n_fft: 512,
+            hop_length: 128,
+            n_mels: 40,
+            ..FrontendSpec::default()
+        };
+        let fe = FrontEnd::new(&spec);
+        let y: Vec<f32> = (0..9000)
+            .map(|i| ((i * 37 % 101) as f32 / 50.0 - 1.0) * 0.3)
+            .collect();
+        let stft = Stft::new(
+            spec.n_fft,
+            spec.hop_length,
+            spec.window,
+            spec.center,
+            spec.pad_mode,
+        );
+        let from_samples = fe.log_mel(&y);
+        assert!(from_samples.frames > 40);
+        assert_eq!(
+            fe.log_mel_of(&stft.spectrogram(&y, spec.power)),
+            from_samples
+        );
     }
 
     #[test]

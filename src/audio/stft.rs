@@ -171,75 +171,48 @@ impl Stft {
     }
 }
 
-/// The windowed frame as `n/2` complex values (even samples real, odd imaginary).
-fn window_pairs(frame: &[f32], window: &[f32], z: &mut [Complex<f32>]) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::simd::avx2_fma() {
-        // Safety: the features were detected on this processor.
-        return unsafe { window_pairs_avx2(frame, window, z) };
-    }
-    window_pairs_portable(frame, window, z)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn window_pairs_avx2(frame: &[f32], window: &[f32], z: &mut [Complex<f32>]) {
-    window_pairs_portable(frame, window, z)
-}
-
-#[inline(always)]
-fn window_pairs_portable(frame: &[f32], window: &[f32], z: &mut [Complex<f32>]) {
-    // Safety: `Complex<f32>` is `repr(C)` { re, im }, so `z` is 2·len consecutive f32s.
-    let flat = unsafe { std::slice::from_raw_parts_mut(z.as_mut_ptr().cast::<f32>(), 2 * z.len()) };
-    for ((o, s), w) in flat.iter_mut().zip(frame).zip(window) {
-        *o = s * w;
+crate::simd::vectorised! {
+    /// The windowed frame as `n/2` complex values (even samples real, odd imaginary).
+    fn window_pairs(frame: &[f32], window: &[f32], z: &mut [Complex<f32>]) {
+        // Safety: `Complex<f32>` is `repr(C)` { re, im }, so `z` is 2·len consecutive f32s.
+        let flat =
+            unsafe { std::slice::from_raw_parts_mut(z.as_mut_ptr().cast::<f32>(), 2 * z.len()) };
+        for ((o, s), w) in flat.iter_mut().zip(frame).zip(window) {
+            *o = s * w;
+        }
     }
 }
 
-/// `|X_k|²` for `k = 0..=M` of a real frame whose even and odd samples went through one
-/// complex FFT of length `M` as `z`: with `A = Z_k`, `B = conj Z_{M−k}`, the transform of the
-/// even samples is `(A+B)/2`, of the odd ones `(A−B)/2i`, and `X_k` = even + `W^k`·odd, so
-/// with `S = A+B`, `D = A−B`, `(c, s) = W^k`:
-/// `2·X_k = (Re S + c·Im D + s·Re D) + i·(Im S + s·Im D − c·Re D)`.
-/// One pass that the compiler vectorises, where realfft's split is a scalar loop followed
-/// by a separate power pass.
-fn split_power(z: &[Complex<f32>], twiddles: &[[f32; 2]], out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::simd::avx2_fma() {
-        // Safety: the features were detected on this processor.
-        return unsafe { split_power_avx2(z, twiddles, out) };
-    }
-    split_power_portable(z, twiddles, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn split_power_avx2(z: &[Complex<f32>], twiddles: &[[f32; 2]], out: &mut [f32]) {
-    split_power_portable(z, twiddles, out)
-}
-
-#[inline(always)]
-fn split_power_portable(z: &[Complex<f32>], twiddles: &[[f32; 2]], out: &mut [f32]) {
-    let m = z.len();
-    assert!(out.len() == m + 1 && twiddles.len() == m + 1);
-    // k = 0 and k = M pair Z_0 with itself: X_0 = re + im, X_M = re − im.
-    out[0] = (z[0].re + z[0].im) * (z[0].re + z[0].im);
-    out[m] = (z[0].re - z[0].im) * (z[0].re - z[0].im);
-    // For 1 ≤ k < M, the partner M−k walks backwards through z[1..]. (Computing k and M−k
-    // together halves the arithmetic but the compiler then leaves the loop scalar: slower.)
-    let fwd = &z[1..];
-    for ((o, (a, b)), w) in out[1..m]
-        .iter_mut()
-        .zip(fwd.iter().zip(fwd.iter().rev()))
-        .zip(&twiddles[1..m])
-    {
-        let (br, bi) = (b.re, -b.im);
-        let (sr, si) = (a.re + br, a.im + bi);
-        let (dr, di) = (a.re - br, a.im - bi);
-        let (c, s) = (w[0], w[1]);
-        let xr = sr + c * di + s * dr;
-        let xi = si + s * di - c * dr;
-        *o = 0.25 * (xr * xr + xi * xi);
+crate::simd::vectorised! {
+    /// `|X_k|²` for `k = 0..=M` of a real frame whose even and odd samples went through one
+    /// complex FFT of length `M` as `z`: with `A = Z_k`, `B = conj Z_{M−k}`, the transform of
+    /// the even samples is `(A+B)/2`, of the odd ones `(A−B)/2i`, and `X_k` = even +
+    /// `W^k`·odd, so with `S = A+B`, `D = A−B`, `(c, s) = W^k`:
+    /// `2·X_k = (Re S + c·Im D + s·Re D) + i·(Im S + s·Im D − c·Re D)`.
+    /// One pass that the compiler vectorises, where realfft's split is a scalar loop followed
+    /// by a separate power pass.
+    fn split_power(z: &[Complex<f32>], twiddles: &[[f32; 2]], out: &mut [f32]) {
+        let m = z.len();
+        assert!(out.len() == m + 1 && twiddles.len() == m + 1);
+        // k = 0 and k = M pair Z_0 with itself: X_0 = re + im, X_M = re − im.
+        out[0] = (z[0].re + z[0].im) * (z[0].re + z[0].im);
+        out[m] = (z[0].re - z[0].im) * (z[0].re - z[0].im);
+        // For 1 ≤ k < M, the partner M−k walks backwards through z[1..]. (Computing k and M−k
+        // together halves the arithmetic but the compiler then leaves the loop scalar: slower.)
+        let fwd = &z[1..];
+        for ((o, (a, b)), w) in out[1..m]
+            .iter_mut()
+            .zip(fwd.iter().zip(fwd.iter().rev()))
+            .zip(&twiddles[1..m])
+        {
+            let (br, bi) = (b.re, -b.im);
+            let (sr, si) = (a.re + br, a.im + bi);
+            let (dr, di) = (a.re - br, a.im - bi);
+            let (c, s) = (w[0], w[1]);
+            let xr = sr + c * di + s * dr;
+            let xi = si + s * di - c * dr;
+            *o = 0.25 * (xr * xr + xi * xi);
+        }
     }
 }
 
@@ -248,7 +221,7 @@ mod tests {
     use super::*;
 
     /// The STFT of a frame equals a direct DFT of the windowed frame, at every bin, for
-    /// half-lengths even and odd (the split pairs bins k and M−k; odd M has no middle bin).
+    /// half-lengths (the split's complex FFT) even and odd.
     #[test]
     fn matches_direct_dft() {
         let x: Vec<f32> = (0..100)

@@ -111,9 +111,15 @@ impl FeatureStage {
 
     /// Every frame-level feature of a clip.
     pub fn frames(&self, samples: &[f32]) -> FrameFeatures {
-        let log_mel = self.front.log_mel(samples);
-        let mfcc = self.front.mfcc(&log_mel);
+        // Chroma needs the power spectrogram; with power 2 the log-mel comes from it too,
+        // one STFT instead of two (same STFT settings, same values).
         let power = self.power_stft.spectrogram(samples, 2.0);
+        let log_mel = if self.front.power() == 2.0 {
+            self.front.log_mel_of(&power)
+        } else {
+            self.front.log_mel(samples)
+        };
+        let mfcc = self.front.mfcc(&log_mel);
         FrameFeatures {
             dmfcc: first_difference(&mfcc),
             delta: delta(&mfcc, 9),
