@@ -135,7 +135,9 @@ pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
         .make(&params, &DecoderOptions::default())
         .map_err(|e| undecodable(e.to_string()))?;
 
-    let mut mono: Vec<f32> = Vec::with_capacity(params.n_frames.unwrap_or(0).min(1 << 28) as usize);
+    // The stated length saves regrowing; capped, since a damaged header may state anything.
+    let stated = params.n_frames.unwrap_or(0).min(1 << 25) as usize;
+    let mut mono: Vec<f32> = Vec::with_capacity(stated);
     let mut channels = params.channels.map(|c| c.count()).unwrap_or(1);
     let (mut packets, mut bad_packets) = (0usize, 0usize);
     let mut trimmed_by_packets = false;
