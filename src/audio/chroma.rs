@@ -3,13 +3,13 @@
 //! L2-normalised, weighted by a Gaussian over octaves (centre 5, width 2), starting at C.
 //! Tuning is a parameter (librosa estimates it when not given; we do not).
 
+use super::filterbank::Filterbank;
 use super::Spectrogram;
 
 pub struct ChromaFilterbank {
     n_chroma: usize,
     n_bins: usize,
-    /// `n_chroma × n_bins`, row-major.
-    weights: Vec<f32>,
+    bank: Filterbank,
 }
 
 impl ChromaFilterbank {
@@ -50,7 +50,7 @@ impl ChromaFilterbank {
         ChromaFilterbank {
             n_chroma,
             n_bins,
-            weights,
+            bank: Filterbank::dense(n_bins, &weights),
         }
     }
 
@@ -61,7 +61,7 @@ impl ChromaFilterbank {
             power.bins, self.n_bins,
             "spectrogram and chroma filterbank disagree on bins"
         );
-        let mut data = super::matmul_bt(&power.data, &self.weights, self.n_bins);
+        let mut data = self.bank.apply(&power.data);
         for out in data.chunks_exact_mut(self.n_chroma) {
             let peak = out.iter().fold(0f32, |m, v| m.max(v.abs()));
             if peak > f32::MIN_POSITIVE {

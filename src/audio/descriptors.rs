@@ -211,6 +211,8 @@ impl DescriptorExtractor {
                 extremes(&row[members.clone()], q, &mut smallest, &mut largest);
                 let q = smallest.len();
                 if q == 0 {
+                    // An empty band (unreachable: the spec keeps two bins below 200 Hz);
+                    // librosa's 0/0 would become the dB floor below, as 0 does.
                     continue;
                 }
                 valley[k][t] = smallest.iter().map(|v| *v as f64).sum::<f64>() as f32 / q as f32;
@@ -236,6 +238,7 @@ impl DescriptorExtractor {
     fn zcr(&self, y: &[f32]) -> Vec<f32> {
         let frame = 2048usize;
         let half = frame / 2;
+        let hop = self.p.hop_length;
         let n = y.len();
         if n == 0 {
             return Vec::new();
@@ -243,26 +246,26 @@ impl DescriptorExtractor {
         // Edge padding, as librosa's zero_crossing_rate with center=True.
         let at = |i: usize| y[i.saturating_sub(half).min(n - 1)];
         let sign = |v: f32| v.abs() > 1e-10 && v.is_sign_negative();
-        let frames = 1 + n / self.p.hop_length;
-        // crossings_before[i]: sign changes between padded samples j−1 and j for 1 ≤ j < i,
-        // so a frame's count is one difference instead of a pass over its 2048 samples.
-        let len = (frames - 1) * self.p.hop_length + frame;
-        let mut crossings_before = Vec::with_capacity(len + 1);
-        crossings_before.extend([0u32, 0]);
-        let (mut count, mut prev) = (0u32, sign(at(0)));
-        for i in 1..len {
-            let s = sign(at(i));
-            count += (s != prev) as u32;
-            prev = s;
-            crossings_before.push(count);
+        // Whether padded samples j−1 and j differ in sign; a frame from `start` counts the
+        // changes at j in start+1 .. start+frame.
+        let change = |j: usize| (sign(at(j)) != sign(at(j - 1))) as u32;
+        let frames = 1 + n / hop;
+        let mut out = Vec::with_capacity(frames);
+        // A window sliding by hop: each step drops the changes that left and adds those that
+        // came in (exact counts, and no per-sample table held for long tracks).
+        let mut count: u32 = (1..frame).map(change).sum();
+        out.push(count as f32 / frame as f32);
+        for t in 1..frames {
+            let (prev, start) = ((t - 1) * hop, t * hop);
+            if hop < frame {
+                count -= (prev + 1..start + 1).map(change).sum::<u32>();
+                count += (prev + frame..start + frame).map(change).sum::<u32>();
+            } else {
+                count = (start + 1..start + frame).map(change).sum();
+            }
+            out.push(count as f32 / frame as f32);
         }
-        (0..frames)
-            .map(|t| {
-                let start = t * self.p.hop_length;
-                let c = crossings_before[start + frame] - crossings_before[start + 1];
-                c as f32 / frame as f32
-            })
-            .collect()
+        out
     }
 
     fn rms(&self, y: &[f32]) -> Vec<f32> {
@@ -270,21 +273,15 @@ impl DescriptorExtractor {
         let half = frame / 2;
         let n = y.len();
         let frames = 1 + n / self.p.hop_length;
-        // Squares of the zero-padded signal, once; each frame sums its 2048 in four lanes.
-        let mut squares = vec![0f64; (frames - 1) * self.p.hop_length + frame];
-        for (s, v) in squares[half..].iter_mut().zip(y) {
-            *s = *v as f64 * *v as f64;
-        }
         (0..frames)
             .map(|t| {
+                // The frame covers padded samples start .. start+frame, i.e. y[start−half ..
+                // start−half+frame] with zeros outside y, which add nothing.
                 let start = t * self.p.hop_length;
-                let mut lanes = [0f64; 4];
-                for c in squares[start..start + frame].chunks_exact(4) {
-                    for (l, v) in lanes.iter_mut().zip(c) {
-                        *l += v;
-                    }
-                }
-                let s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+                let lo = start.saturating_sub(half).min(n);
+                let hi = (start + frame).saturating_sub(half).min(n);
+                let part = &y[lo..hi];
+                let s = lane_sum(part.len(), |i| part[i] as f64 * part[i] as f64);
                 (s / frame as f64).sqrt() as f32
             })
             .collect()
@@ -416,13 +413,12 @@ fn extremes(values: &[f32], q: usize, smallest: &mut Vec<f32>, largest: &mut Vec
     if q == 0 {
         return;
     }
-    // Plain comparisons against the current bound reject; they agree with `total_cmp`
-    // except for NaN (largest under `total_cmp`, so never rejected from the largest) and
-    // −0 against +0 (equal sums either way).
+    // A plain comparison against the current bound rejects most values at once; only where
+    // it cannot decide (equal values, NaN of either sign, −0 against +0) does `total_cmp`.
     let mut below = f32::INFINITY;
     for &v in values.iter().rev() {
         if smallest.len() == q {
-            if v >= below || v.is_nan() {
+            if v.partial_cmp(&below) != Some(Less) && v.total_cmp(&below) != Less {
                 continue;
             }
             smallest.pop();
@@ -436,7 +432,7 @@ fn extremes(values: &[f32], q: usize, smallest: &mut Vec<f32>, largest: &mut Vec
     let mut above = f32::NEG_INFINITY;
     for &v in values {
         if largest.len() == q {
-            if v <= above || largest[0].total_cmp(&v) != Less {
+            if v.partial_cmp(&above) != Some(Greater) && above.total_cmp(&v) != Less {
                 continue;
             }
             largest.remove(0);
@@ -522,15 +518,22 @@ mod tests {
                         state = state
                             .wrapping_mul(6_364_136_223_846_793_005)
                             .wrapping_add(1);
-                        ((state >> 59) as f32) * 0.5 // few distinct values: many ties
+                        // Few distinct values (many ties), signed zeros and NaN of both signs.
+                        match state >> 58 {
+                            0 => f32::NAN,
+                            1 => -f32::NAN,
+                            2 => -0.0,
+                            r => r as f32 * 0.5,
+                        }
                     })
                     .collect();
                 extremes(&v, q, &mut small, &mut large);
                 let mut sorted = v.clone();
                 sorted.sort_by(|a, b| a.total_cmp(b));
                 let k = q.min(n);
-                assert_eq!(small, sorted[..k], "n {n} q {q}");
-                assert_eq!(large, sorted[n - k..], "n {n} q {q}");
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&small), bits(&sorted[..k]), "n {n} q {q}");
+                assert_eq!(bits(&large), bits(&sorted[n - k..]), "n {n} q {q}");
             }
         }
     }

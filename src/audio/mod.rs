@@ -8,6 +8,7 @@ pub mod chroma;
 pub mod decode;
 pub mod delta;
 pub mod descriptors;
+pub mod filterbank;
 pub mod mel;
 pub mod npy;
 pub mod resample;
@@ -41,46 +42,6 @@ crate::simd::vectorised! {
         }
         sum
     }
-}
-
-/// `A · Bᵀ` for row-major `A` (m × k) and `B` (n × k): every row of `a` against every
-/// row of `b` (a filterbank or transform applied to frames), as one matrix product.
-pub fn matmul_bt(a: &[f32], b: &[f32], k: usize) -> Vec<f32> {
-    let (m, n) = (a.len() / k.max(1), b.len() / k.max(1));
-    assert!(
-        a.len() == m * k && b.len() == n * k,
-        "matrix shapes disagree"
-    );
-    let mut out = vec![0f32; m * n];
-    if m == 0 || n == 0 || k == 0 {
-        return out;
-    }
-    // Safety: the strides below address exactly the m·n, m·k and n·k values of `out`, `a`
-    // and `b` (checked above).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            1,
-            k as isize,
-            b.as_ptr(),
-            k as isize,
-            1,
-            0.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
-    out
 }
 
 /// Natural logarithm of positive, finite values, in place. libm's `ln` is a call per value;
@@ -124,7 +85,8 @@ pub struct FrontEnd {
     spec: FrontendSpec,
     stft: Stft,
     mel: MelFilterbank,
-    dct: Vec<f32>,
+    /// The orthonormal DCT-II, `n_mfcc` filters over the mel bands.
+    dct: filterbank::Filterbank,
 }
 
 impl FrontEnd {
@@ -147,7 +109,10 @@ impl FrontEnd {
                 spec.mel_scale,
                 spec.mel_norm,
             ),
-            dct: dct_ortho_matrix(spec.n_mfcc, spec.n_mels),
+            dct: filterbank::Filterbank::dense(
+                spec.n_mels,
+                &dct_ortho_matrix(spec.n_mfcc, spec.n_mels),
+            ),
             spec: spec.clone(),
         }
     }
@@ -197,13 +162,14 @@ impl FrontEnd {
     /// MFCC frames (`frames × n_mfcc`) from a log-mel spectrogram, as librosa's
     /// `mfcc(S=log_mel)`: orthonormal DCT-II along the mel axis.
     pub fn mfcc(&self, log_mel: &Spectrogram) -> Spectrogram {
-        let n_mfcc = self.spec.n_mfcc;
-        let n_mels = log_mel.bins;
-        let data = matmul_bt(&log_mel.data, &self.dct, n_mels);
+        assert_eq!(
+            log_mel.bins, self.spec.n_mels,
+            "log-mel and DCT disagree on bands"
+        );
         Spectrogram {
             frames: log_mel.frames,
-            bins: n_mfcc,
-            data,
+            bins: self.spec.n_mfcc,
+            data: self.dct.apply(&log_mel.data),
         }
     }
 }
