@@ -32,6 +32,19 @@ features = "subgenre"
 topics = 4
 "#;
 
+/// Run a spec in a fresh store (kept alive by the returned folder).
+fn run_in_temp_store(
+    text: &str,
+    name: &str,
+) -> (tempfile::TempDir, Store, agf::pipeline::RunOutcome) {
+    let spec = ExperimentSpec::parse(text, Path::new(name)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("agf.sqlite")).unwrap();
+    let out =
+        agf::pipeline::run(&spec, &store, &StageCache::new(dir.path().join("cache"))).unwrap();
+    (dir, store, out)
+}
+
 #[test]
 fn genre_and_factor_nets_and_transfer_run_and_are_recorded() {
     let text = format!(
@@ -48,12 +61,7 @@ hidden = 16
 epochs = 2
 "#
     );
-    let text = text.as_str();
-    let spec = ExperimentSpec::parse(text, Path::new("nets.toml")).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("agf.sqlite")).unwrap();
-    let out =
-        agf::pipeline::run(&spec, &store, &StageCache::new(dir.path().join("cache"))).unwrap();
+    let (dir, store, out) = run_in_temp_store(&text, "nets.toml");
     let models: Vec<&str> = out.nets.iter().map(|n| n.model.as_str()).collect();
     assert_eq!(models, ["cnn.genre", "cnn.tags", "transfer"]);
     for n in &out.nets {
@@ -135,12 +143,7 @@ hidden = 16
 epochs = 2
 "#
     );
-    let text = text.as_str();
-    let spec = ExperimentSpec::parse(text, Path::new("mtl.toml")).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("agf.sqlite")).unwrap();
-    let out =
-        agf::pipeline::run(&spec, &store, &StageCache::new(dir.path().join("cache"))).unwrap();
+    let (_dir, store, out) = run_in_temp_store(&text, "mtl.toml");
     let models: Vec<&str> = out.nets.iter().map(|n| n.model.as_str()).collect();
     assert_eq!(models, ["cnn.multitask", "transfer"]);
     // The genre head is scored like a genre net.

@@ -115,12 +115,10 @@ impl MelFilterbank {
             spec.bins, self.n_bins,
             "spectrogram and filterbank disagree on bins"
         );
-        let mut data = vec![0f32; spec.frames * self.n_mels];
-        self.apply_rows(&spec.data, &mut data);
         Spectrogram {
             frames: spec.frames,
             bins: self.n_mels,
-            data,
+            data: self.bank.apply(&spec.data),
         }
     }
 }

@@ -80,7 +80,7 @@ impl Stft {
     pub fn spectrogram(&self, samples: &[f32], power: f64) -> Spectrogram {
         let bins = self.bins();
         let mut data = Vec::with_capacity(self.frame_count(samples.len()) * bins);
-        self.for_each_frame(samples, power, |_, row| data.extend_from_slice(row));
+        self.for_each_block(samples, power, 64, |_, rows| data.extend_from_slice(rows));
         Spectrogram {
             frames: data.len() / bins,
             bins,
@@ -88,14 +88,10 @@ impl Stft {
         }
     }
 
-    /// Call `f(t, |X_t|^power)` for every frame in order, reusing one row buffer: callers
-    /// that reduce each frame at once (a filterbank) never hold the whole spectrogram.
-    pub fn for_each_frame(&self, samples: &[f32], power: f64, mut f: impl FnMut(usize, &[f32])) {
-        self.for_each_block(samples, power, 1, |t, row| f(t, row));
-    }
-
     /// Call `f(t0, rows)` for consecutive blocks of up to `block` frames (`rows` holds
-    /// them one after another, `bins()` values each, starting at frame `t0`).
+    /// them one after another, `bins()` values each, starting at frame `t0`), reusing one
+    /// buffer: callers that reduce frames at once (a filterbank) never hold the whole
+    /// spectrogram.
     pub fn for_each_block(
         &self,
         samples: &[f32],

@@ -631,42 +631,23 @@ mod tests {
         let (train_set, val) = ex.split_at(32);
         let dev = Device::Cpu;
         let dir = tempfile::tempdir().unwrap();
-        let whole = train(
-            &cfg(),
-            &[Task::single(2, train_set, val)],
-            &src,
-            &dir.path().join("a"),
-            &dev,
-            &mut |_| {},
-            &mut |_, _| true,
-        )
-        .unwrap();
+        let tasks = [Task::single(2, train_set, val)];
+        // Train with `config` in checkpoint folder `at`, stopping where `go` says.
+        let run = |config: &TrainConfig,
+                   at: &std::path::Path,
+                   go: &mut dyn FnMut(usize, usize) -> bool| {
+            train(config, &tasks, &src, at, &dev, &mut |_| {}, go)
+        };
+        let whole = run(&cfg(), &dir.path().join("a"), &mut |_, _| true).unwrap();
         // Chance is ln 2 = 0.693.
         assert!(whole.best_validation_loss < 0.3, "{:?}", whole.history);
         // Stop in the middle of epoch 3, then resume from epoch 2's checkpoint.
         let b = dir.path().join("b");
-        let err = train(
-            &cfg(),
-            &[Task::single(2, train_set, val)],
-            &src,
-            &b,
-            &dev,
-            &mut |_| {},
-            &mut |e, k| !(e == 3 && k == 2),
-        )
-        .err()
-        .unwrap();
+        let err = run(&cfg(), &b, &mut |e, k| !(e == 3 && k == 2))
+            .err()
+            .unwrap();
         assert!(matches!(err, TrainError::Stopped { epoch: 3, batch: 2 }));
-        let resumed = train(
-            &cfg(),
-            &[Task::single(2, train_set, val)],
-            &src,
-            &b,
-            &dev,
-            &mut |_| {},
-            &mut |_, _| true,
-        )
-        .unwrap();
+        let resumed = run(&cfg(), &b, &mut |_, _| true).unwrap();
         assert_eq!(resumed.resumed_epochs, 2);
         assert_eq!(
             resumed.history, whole.history,
@@ -679,17 +660,7 @@ mod tests {
         // A checkpoint is not resumed by a training with another configuration.
         let mut other = cfg();
         other.batch_size = 4;
-        let err = train(
-            &other,
-            &[Task::single(2, train_set, val)],
-            &src,
-            &b,
-            &dev,
-            &mut |_| {},
-            &mut |_, _| true,
-        )
-        .err()
-        .unwrap();
+        let err = run(&other, &b, &mut |_, _| true).err().unwrap();
         assert!(err.to_string().contains("another configuration"), "{err}");
     }
 
