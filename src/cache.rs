@@ -30,7 +30,7 @@ impl CacheKey {
             h.update((p.len() as u64).to_le_bytes());
             h.update(p);
         }
-        CacheKey(crate::spec::hex(&h.finalize()))
+        CacheKey(crate::digest::hex(&h.finalize()))
     }
 }
 

@@ -1,45 +1,63 @@
 //! # agf — Artist Group Factors, as an experiment lab
 //!
 //! agf reproduces *Artist Group Factors* (Kim & Won, WWW 2018 genre challenge) and turns it
-//! into a lab: an experiment is a TOML spec, every run lands in SQLite, reports compare runs.
+//! into a lab: an experiment is a TOML spec, every run lands in a run store, reports compare
+//! runs.
 //!
 //! ## The map
-//! Data flows one way; each module knows only what is upstream of it.
+//! Data flows one way. The modules are in layers, and a module imports only from the layers
+//! above it in this table (and from its own): nothing points back up the flow.
+//! `tests/layering.rs` reads every `crate::` path in `src/` and holds the code to it.
 //!
-//! | module | owns |
-//! |---|---|
-//! | [`spec`] | the TOML schema, validation with file/line/column errors, canonical hashing |
-//! | [`rng`] | the seeded generator every random draw comes from |
-//! | [`data`] | tracks, artists, albums, genres; the [`data::synth`] world; [`data::split`] strategies |
-//! | [`audio`] | STFT, mel filterbank, dB, MFCC, track-level statistics |
-//! | [`features`] | the parallel feature stage over a dataset, skipping bad tracks; frame-level factor inputs |
-//! | [`cache`] | content-addressed stage outputs under `runs/cache/`, written atomically |
-//! | [`factors`] | Artist Group Factors: K-Means dictionaries, artist bags of words, LDA, AGF tables |
-//! | [`models`] | models and their training loops (candle), reporting through callbacks |
-//! | [`nn`] | the paper's CNN, its training with checkpoints and resumption, the transfer MLP |
-//! | [`eval`] | metrics: log loss, macro-F1, accuracy, per-class, confusion; NMI of clusterings |
-//! | [`store`] | the SQLite run store (the only SQL) |
-//! | [`report`] | HTML reports with plotters charts |
-//! | [`pipeline`] | one run, stage by stage, recorded in the store |
-//! | [`bench`] | throughput against librosa and scikit-learn, printed, never asserted |
-//! | [`simd`] | run-time CPU feature checks for the hand-vectorised loops |
+//! | layer | module | owns |
+//! |---|---|---|
+//! | 0 | [`rng`], [`simd`], [`fsutil`], [`progress`], [`digest`], [`errors`] | the seeded generator; CPU feature checks; atomic writes; progress bars; hex digests; errors as one line |
+//! | 0 | [`record`] | the vocabulary of results: run ids, model, split and metric names, the epoch record |
+//! | 0 | [`vectors`] | fixed-width row sets (in memory or memory-mapped) and the one [`vectors::Standardizer`] |
+//! | 0 | [`cache`] | content-addressed stage outputs under `runs/cache/`, written atomically |
+//! | 0 | [`eval`] | metrics (log loss, macro-F1, accuracy, per class, confusion), NMI: pure, from probabilities and labels |
+//! | 1 | [`spec`] | the TOML schema by section, validation with file/line/column errors, canonical text and hash; knows no `nn` or `factors` type |
+//! | 2 | [`data`] | tracks, artists, albums, genres; FMA's files; the [`data::synth`] world; splits; injected noise |
+//! | 3 | [`audio`] | decoding, resampling, STFT, mel, MFCC, chroma, descriptors; [`audio::load`] brings a track's audio to the front end's rate |
+//! | 4 | [`features`] | one clip's features (log-mel, MFCC, dMFCC, chroma, track-level vectors); `agf extract` |
+//! | 5 | [`factors`] | K-Means, bags of words, LDA, artist topic tables; owns their parameters' defaults |
+//! | 6 | [`nn`] | the paper's CNN, training with checkpoints, the transfer MLP, the logistic-regression baseline; owns their defaults |
+//! | 7 | [`stages`] | one file per stage (data, features, frames, factors, baseline, nets), resolving the spec into each stage's parameters, reporting through a [`stages::Recorder`] |
+//! | 8 | [`store`] | the run store behind a [`store::Backend`] trait (SQLite), typed rows, [`store::RunStatus`] with `interrupted` derived in one place |
+//! | 9 | [`pipeline`] | one run: which stages, in which order, each once; run folders and locks, provenance, resume |
+//! | 10 | [`report`] | HTML reports with plotters charts, read from the store |
+//! | 11 | [`bench`] | throughput against librosa, scikit-learn and PyTorch, printed, never asserted |
 //!
-//! The binary (`src/main.rs`) only parses arguments and calls one of these per subcommand.
+//! The binary (`src/main.rs`, `src/cli/`) parses arguments, makes one library call per
+//! subcommand and prints.
+//!
+//! ## Defaults, written once
+//! The spec's own sections (dataset, front ends, split, noise) carry their defaults in
+//! `spec`. Parameters of K-Means and LDA belong to `factors`, those of the nets, the
+//! transfer MLP and the baseline to `nn`: each writes its defaults once, and
+//! [`stages::resolve`] fills a spec from them, so a resolved spec shows every value used.
+//! Where a default follows the authors' code it says so (the single mini-batch pass of the
+//! K-Means dictionary, the nets' training, the transfer MLP); where it follows scikit-learn
+//! it says that (LDA, Lloyd's K-Means, standardisation).
 
 pub mod audio;
 pub mod bench;
 pub mod cache;
 pub mod data;
+pub mod digest;
+pub mod errors;
 pub mod eval;
 pub mod factors;
 pub mod features;
 pub mod fsutil;
-pub mod models;
 pub mod nn;
 pub mod pipeline;
 pub mod progress;
+pub mod record;
 pub mod report;
 pub mod rng;
 pub mod simd;
 pub mod spec;
+pub mod stages;
 pub mod store;
+pub mod vectors;

@@ -1,8 +1,10 @@
 //! End to end through the real binary: spec → run → store → `agf runs` → `agf report`,
 //! and the errors a user sees for bad specs.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::{agf, stderr, stdout, write};
+use std::path::Path;
 
 const SMALL: &str = r#"
 name = "small"
@@ -35,29 +37,6 @@ strategy = "artist"
 kind = "logreg"
 epochs = 150
 "#;
-
-fn agf(db: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_agf"))
-        .args(args)
-        .env("AGF_DB", db)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("the agf binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
 
 #[test]
 fn run_list_report_and_determinism() {
@@ -234,8 +213,8 @@ fn every_shipped_experiment_parses() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let p = entry.unwrap().path();
         if p.extension().is_some_and(|e| e == "toml") {
-            let spec = agf::spec::ExperimentSpec::load(&p)
-                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let spec =
+                agf::stages::load_spec(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             // The paper spec trains genre plus its four factors: five nets.
             if spec.name == "paper-won2018" {
                 assert_eq!(spec.cnn_targets().len(), 5);

@@ -4,7 +4,7 @@
 
 use agf::factors::kmeans::{KMeans, KMeansAlgorithm, KMeansParams};
 use agf::factors::lda::{Corpus, Doc, Lda, LdaMethod, LdaParams};
-use agf::factors::vectors::DenseVectors;
+use agf::vectors::DenseVectors;
 use candle_core::Device;
 use serde_json::Value;
 

@@ -2,15 +2,18 @@
 //! artist groups (NMI far above what chance gives at this many artists)? Plus the factor
 //! spec's errors, the cache, and determinism.
 
-use agf::cache::StageCache;
+mod common;
+
 use agf::eval::clustering::normalized_mutual_information;
-use agf::pipeline::{self, FactorReport};
+use agf::pipeline::{self, RunOutcome, Workspace};
+use agf::record::{ModelName, SplitKey};
 use agf::rng::Rng;
-use agf::spec::ExperimentSpec;
-use agf::store::Store;
+use agf::spec::Resolved;
+use agf::stages::factors::FactorOutcome;
+use agf::store::{RunStatus, Store};
 use std::path::Path;
 
-fn spec(seed: u64, artists: usize, factors: &str) -> ExperimentSpec {
+fn spec(seed: u64, artists: usize, factors: &str) -> Resolved {
     let text = format!(
         r#"
 name = "factors"
@@ -34,7 +37,7 @@ n_mfcc = 13
 {factors}
 "#
     );
-    ExperimentSpec::parse(&text, Path::new("factors.toml")).unwrap()
+    common::spec(&text, "factors.toml")
 }
 
 const FOUR: &str = r#"
@@ -81,10 +84,8 @@ fn chance_nmi(groups: &[usize], topics: &[usize], seed: u64) -> f64 {
     v[197]
 }
 
-fn run(spec: &ExperimentSpec, dir: &Path) -> (Store, pipeline::RunOutcome) {
-    let store = Store::open(&dir.join("agf.sqlite")).unwrap();
-    let out = pipeline::run(spec, &store, &StageCache::new(dir.join("cache"))).unwrap();
-    (store, out)
+fn run(spec: &Resolved, dir: &Path) -> (Store, RunOutcome) {
+    common::run_in(spec, dir)
 }
 
 #[test]
@@ -92,15 +93,16 @@ fn factors_recover_the_latent_artist_groups() {
     let dir = tempfile::tempdir().unwrap();
     let s = spec(3, 150, FOUR);
     let (_store, out) = run(&s, dir.path());
-    let world = agf::pipeline::load_data(&s).unwrap();
+    let world = agf::stages::data::load(&s).unwrap();
     let truth = world.truth.unwrap();
     for f in &out.factors {
-        let FactorReport {
-            summary,
+        let FactorOutcome {
+            table,
             nmi_artist_group,
             dir,
             ..
         } = f;
+        let summary = &table.summary;
         let nmi = nmi_artist_group.expect("generated worlds know the groups");
         // Recompute from the exported table: argmax topic per artist against the truth.
         let csv = std::fs::read_to_string(dir.join("artists.csv")).unwrap();
@@ -165,9 +167,9 @@ kmeans = { batch_size = 256, max_iter = 3 }
     let (_, second) = run(&s, dir.path());
     let other = tempfile::tempdir().unwrap();
     let (_, fresh) = run(&s, other.path());
-    let data = agf::pipeline::load_data(&s).unwrap();
-    let split = agf::data::split::Split::make(&data.dataset, &s.split, s.split_seed()).unwrap();
-    let train_artists: std::collections::BTreeSet<_> = split
+    let data = agf::stages::data::load(&s).unwrap();
+    let train_artists: std::collections::BTreeSet<_> = data
+        .split
         .indices(agf::data::split::SplitName::Train)
         .into_iter()
         .map(|i| data.dataset.tracks[i].artist)
@@ -179,16 +181,17 @@ kmeans = { batch_size = 256, max_iter = 3 }
         .zip(&fresh.factors)
     {
         assert!(!a.cache_hit && b.cache_hit && !c.cache_hit);
-        let read = |f: &FactorReport| std::fs::read(f.dir.join("artists.csv")).unwrap();
+        let read = |f: &FactorOutcome| std::fs::read(f.dir.join("artists.csv")).unwrap();
+        let summary = &a.table.summary;
         assert_eq!(
             read(a),
             read(b),
             "{}: the cached table differs",
-            a.summary.name
+            summary.name
         );
-        assert_eq!(read(a), read(c), "{}: a fresh fit differs", a.summary.name);
+        assert_eq!(read(a), read(c), "{}: a fresh fit differs", summary.name);
         // Only training artists are fitted; the others are inferred from their own tracks.
-        assert_eq!(a.summary.fit_artists, train_artists.len());
+        assert_eq!(summary.fit_artists, train_artists.len());
         let csv = String::from_utf8(read(a)).unwrap();
         for line in csv.lines().skip(1) {
             let mut cells = line.split(',');
@@ -196,23 +199,23 @@ kmeans = { batch_size = 256, max_iter = 3 }
             let fitted = cells.next().unwrap() == "1";
             assert_eq!(fitted, train_artists.contains(&artist), "artist {artist}");
         }
-        assert!(a.summary.held_out_perplexity.is_some());
+        assert!(summary.held_out_perplexity.is_some());
         let stored = store
             .metric(
                 first.run,
-                &format!("agf.{}", a.summary.name),
-                "all",
+                &ModelName::Factor(summary.name.clone()),
+                SplitKey::All,
                 "perplexity",
             )
             .unwrap()
             .unwrap();
-        assert_eq!(stored, a.summary.lda.perplexity);
+        assert_eq!(stored, summary.lda.perplexity);
     }
     // The report lists each factor of each run with its numbers.
     let out = dir.path().join("report");
     agf::report::write_report(&store, &out).unwrap();
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
-    let timbre = &first.factors[1].summary;
+    let timbre = &first.factors[1].table.summary;
     let row = format!(
         "<td class=\"l\">timbre</td><td>32</td><td>6</td><td>{:.2}</td>",
         timbre.lda.perplexity
@@ -237,17 +240,29 @@ clusters = 5000
 "#;
     let s = spec(6, 20, factors);
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("agf.sqlite")).unwrap();
-    let err = pipeline::run(&s, &store, &StageCache::new(dir.path().join("cache")))
-        .expect_err("5000 clusters over a few hundred tracks must fail")
-        .to_string();
+    let db = dir.path().join("agf.sqlite");
+    let store = common::open_store(&db);
+    let (cache, folders) = (
+        agf::cache::StageCache::new(dir.path().join("cache")),
+        common::folders(&db),
+    );
+    let ws = Workspace {
+        store: &store,
+        cache: &cache,
+        folders: &folders,
+    };
+    let err = pipeline::run(&s, ws).expect_err("5000 clusters over a few hundred tracks must fail");
+    let err = agf::errors::one_line(&err);
     assert!(err.contains("factor \"desc\""), "{err}");
     assert!(
         err.contains("5000 clusters") && err.contains("lower `clusters`"),
         "{err}"
     );
-    let runs = store.list_runs().unwrap();
-    assert_eq!(runs[0].status, "failed");
+    let runs = store.runs().unwrap();
+    assert_eq!(runs[0].status, RunStatus::Failed);
+    // The stored reason is the whole chain, each cause once.
+    let stored = store.run(runs[0].id).unwrap().error.unwrap();
+    assert_eq!(stored, err);
 }
 
 #[test]
@@ -273,7 +288,7 @@ clusters = 0
 [factors.lda]
 learning_decay = 1.5
 "#;
-    let err = ExperimentSpec::parse(text, Path::new("f.toml"))
+    let err = agf::stages::parse_spec(text, Path::new("f.toml"))
         .unwrap_err()
         .to_string();
     for expected in [
@@ -285,7 +300,7 @@ learning_decay = 1.5
     ] {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
-    let unknown = ExperimentSpec::parse(
+    let unknown = agf::stages::parse_spec(
         &text.replace("n_mels = 2000", "n_mel = 40"),
         Path::new("f.toml"),
     )

@@ -3,8 +3,13 @@
 //! cache at once both finish and leave valid entries, and `agf extract` skips a corrupt file
 //! in the middle of a dataset while writing the rest.
 
+mod common;
+
+use agf::record::{ModelName, RunId, SplitKey};
+use agf::store::RunStatus;
+use common::{agf_cmd, open_store};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const SPEC: &str = r#"
 name = "cache"
@@ -33,11 +38,11 @@ features = "all"
 epochs = 60
 "#;
 
+/// `agf` with its info log, which says how the cache served the run.
 fn agf(db: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_agf"))
-        .args(args)
-        .env("AGF_DB", db)
+    agf_cmd(db)
         .env("RUST_LOG", "agf=info")
+        .args(args)
         .output()
         .unwrap()
 }
@@ -81,9 +86,13 @@ fn a_second_run_is_served_from_the_cache_with_the_same_results() {
         "{log}"
     );
 
-    let store = agf::store::Store::open(&db).unwrap();
-    let runs = store.list_runs().unwrap();
-    let m = |run: agf::store::RunId, name: &str| store.metric(run, "dataset", "all", name).unwrap();
+    let store = open_store(&db);
+    let runs = store.runs().unwrap();
+    let m = |run: RunId, name: &str| {
+        store
+            .metric(run, &ModelName::Dataset, SplitKey::All, name)
+            .unwrap()
+    };
     assert_eq!(m(runs[1].id, "feature_tracks_computed"), Some(0.0));
     assert_eq!(m(runs[1].id, "feature_cache_hits"), Some(n as f64));
     assert_eq!(
@@ -119,10 +128,8 @@ fn two_processes_filling_one_cache_both_finish_and_leave_valid_entries() {
     let db = dir.path().join("agf.sqlite");
     let spec = spec_file(dir.path());
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_agf"))
+        agf_cmd(&db)
             .args(["run", spec.to_str().unwrap()])
-            .env("AGF_DB", &db)
-            .env("RUST_LOG", "warn")
             .spawn()
             .unwrap()
     };
@@ -138,11 +145,11 @@ fn two_processes_filling_one_cache_both_finish_and_leave_valid_entries() {
         "{}",
         String::from_utf8_lossy(&third.stderr)
     );
-    let runs = agf::store::Store::open(&db).unwrap().list_runs().unwrap();
+    let runs = open_store(&db).runs().unwrap();
     assert_eq!(runs.len(), 3);
     assert!(runs
         .iter()
-        .all(|r| r.status == "done" && r.log_loss == runs[0].log_loss));
+        .all(|r| r.status == RunStatus::Done && r.log_loss == runs[0].log_loss));
     let leftovers: Vec<_> = walk(&dir.path().join("cache"))
         .into_iter()
         .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.'))

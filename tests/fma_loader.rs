@@ -5,8 +5,12 @@ use agf::audio::decode::{decode_file, DecodeError};
 use agf::data::fma::{load_dataset, load_features, load_genres, load_tracks};
 use agf::data::split::SplitName;
 use agf::data::{AlbumId, GenreId, TrackId};
-use agf::spec::{ExperimentSpec, FmaSpec, FmaSubset};
+use agf::record::{ModelName, SplitKey};
+use agf::spec::{FmaSpec, FmaSubset};
+use common::{open_store, write};
 use std::path::{Path, PathBuf};
+
+mod common;
 
 fn mini() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fma_mini")
@@ -60,11 +64,11 @@ fn fma_spec(subset: FmaSubset) -> FmaSpec {
 
 #[test]
 fn subsets_nest_and_tracks_without_genre_top_are_left_out_and_counted() {
-    let (small, report, _) = load_dataset(&fma_spec(FmaSubset::Small), 22050).unwrap();
+    let (small, report, _) = load_dataset(&fma_spec(FmaSubset::Small)).unwrap();
     assert_eq!(small.tracks.len(), 5);
     assert_eq!(report.without_genre_top, 0);
     assert_eq!(small.genre_titles(), vec!["Rock", "Electronic"]);
-    let (medium, report, _) = load_dataset(&fma_spec(FmaSubset::Medium), 22050).unwrap();
+    let (medium, report, _) = load_dataset(&fma_spec(FmaSubset::Medium)).unwrap();
     assert_eq!(
         (
             report.in_subset,
@@ -73,7 +77,7 @@ fn subsets_nest_and_tracks_without_genre_top_are_left_out_and_counted() {
         ),
         (8, 1, 7)
     );
-    let (full, report, _) = load_dataset(&fma_spec(FmaSubset::Full), 22050).unwrap();
+    let (full, report, _) = load_dataset(&fma_spec(FmaSubset::Full)).unwrap();
     assert_eq!((report.rows, full.tracks.len()), (10, 9));
     assert_eq!(
         full.genre_titles(),
@@ -116,12 +120,6 @@ fn bad_audio_is_named_for_what_it_is() {
         decode_file(garbage.path()),
         Err(DecodeError::Undecodable { .. })
     ));
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 /// Copy the fixture's metadata into a temp dir with one edit applied to tracks.csv.
@@ -181,7 +179,7 @@ fn bad_metadata_names_file_line_and_column() {
         root: d.path().to_path_buf(),
         ..fma_spec(FmaSubset::Small)
     };
-    let e = load_dataset(&spec, 22050).err().unwrap().to_string();
+    let e = load_dataset(&spec).err().unwrap().to_string();
     assert!(
         e.contains("track 2 has genre id 999, which") && e.contains("genres.csv does not define"),
         "{e}"
@@ -193,7 +191,7 @@ fn bad_metadata_names_file_line_and_column() {
         root: d.path().to_path_buf(),
         ..fma_spec(FmaSubset::Small)
     };
-    let e = load_dataset(&spec, 22050).err().unwrap().to_string();
+    let e = load_dataset(&spec).err().unwrap().to_string();
     assert!(e.ends_with("no track belongs to subset `small` (subsets present: large, medium); choose one of those in dataset.fma.subset"), "{e}");
 }
 
@@ -218,7 +216,7 @@ fn duplicate_ids_and_damaged_wavs_are_named() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let good = agf::audio::wav::encode_pcm16(&[0.1; 800], 8000);
+    let good = agf::data::synth::wav::encode_pcm16(&[0.1; 800], 8000);
     let mut zero_rate = good.clone();
     zero_rate[24..28].copy_from_slice(&0u32.to_le_bytes());
     let cut = &good[..good.len() - 100];
@@ -259,12 +257,7 @@ fn features_csv_has_three_header_rows() {
 
 fn run_spec(db: &Path, text: &str, dir: &Path) -> std::process::Output {
     let spec = write(dir, "spec.toml", text);
-    std::process::Command::new(env!("CARGO_BIN_EXE_agf"))
-        .args(["run", spec.to_str().unwrap()])
-        .env("AGF_DB", db)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
+    common::agf(db, &["run", spec.to_str().unwrap()])
 }
 
 #[test]
@@ -306,17 +299,22 @@ epochs = 30
         out.contains("9 tracks, 5 artists, 6 albums, 3 genres; 3 tracks skipped"),
         "{out}"
     );
-    let store = agf::store::Store::open(&db).unwrap();
-    let run = store.list_runs().unwrap()[0].id;
+    let store = open_store(&db);
+    let run = store.runs().unwrap()[0].id;
     let skipped = store.skipped(run).unwrap();
-    let ids: Vec<u32> = skipped.iter().map(|(t, _)| *t).collect();
+    let ids: Vec<u32> = skipped.iter().map(|(t, _)| t.0).collect();
     assert_eq!(ids, vec![5, 10, 26]);
     assert!(skipped[0].1.contains("empty"), "{skipped:?}");
     assert!(skipped[1].1.contains("truncated"), "{skipped:?}");
     assert!(skipped[2].1.contains("missing"), "{skipped:?}");
     assert_eq!(
         store
-            .metric(run, "dataset", "all", "left_out_without_genre_top")
+            .metric(
+                run,
+                &ModelName::Dataset,
+                SplitKey::All,
+                "left_out_without_genre_top"
+            )
             .unwrap(),
         Some(1.0)
     );
@@ -384,15 +382,8 @@ topics = 4
         ));
     }
     std::fs::write(dir.path().join("fma_metadata/features.csv"), csv).unwrap();
-    let (loaded, report, _) = load_dataset(
-        &ExperimentSpec::parse(&text, Path::new("s.toml"))
-            .unwrap()
-            .dataset
-            .fma
-            .unwrap(),
-        16000,
-    )
-    .unwrap();
+    let spec = common::spec(&text, "s.toml");
+    let (loaded, report, _) = load_dataset(spec.dataset.fma.as_ref().unwrap()).unwrap();
     assert_eq!(loaded.tracks.len(), world.dataset().tracks.len());
     assert_eq!(report.without_genre_top, 0);
     for (a, b) in loaded.tracks.iter().zip(&world.dataset().tracks) {
@@ -406,13 +397,12 @@ topics = 4
         );
     }
     // The WAV round trip is exact to 16 bits: written as round(x·32767), read as v/32768.
-    let from_disk = loaded.audio.load(&loaded.tracks[0]).unwrap().samples;
-    let generated = world
-        .dataset()
-        .audio
-        .load(&world.dataset().tracks[0])
-        .unwrap()
-        .samples;
+    let loader = agf::audio::load::AudioLoader {
+        sample_rate: 16000,
+        min_seconds: 0.0,
+    };
+    let from_disk = loader.track(&loaded, &loaded.tracks[0]).unwrap();
+    let generated = world.render(&world.dataset().tracks[0]).unwrap().samples;
     assert_eq!(from_disk.len(), generated.len());
     assert!(from_disk
         .iter()
@@ -429,8 +419,8 @@ topics = 4
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(out.contains("0 tracks skipped"), "{out}");
-    let store = agf::store::Store::open(&db).unwrap();
-    let runs = store.list_runs().unwrap();
+    let store = open_store(&db);
+    let runs = store.runs().unwrap();
     assert!(runs[0].log_loss.unwrap() < (4f64).ln(), "{out}");
     // Both factors ran on the FMA layout: one row per artist in each exported table.
     for name in ["fmafeat", "tags"] {
@@ -448,7 +438,12 @@ topics = 4
             "{name}"
         );
         let words = store
-            .metric(runs[0].id, &format!("agf.{name}"), "all", "vocabulary")
+            .metric(
+                runs[0].id,
+                &ModelName::Factor(name.into()),
+                SplitKey::All,
+                "vocabulary",
+            )
             .unwrap()
             .unwrap();
         assert!(words > 0.0, "{name}");

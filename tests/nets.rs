@@ -1,9 +1,10 @@
 //! The CNN stage end to end on a tiny synthetic world: a genre net, a factor net and the
 //! transfer model are trained, scored and their per-track predictions written.
 
-use agf::cache::StageCache;
-use agf::spec::ExperimentSpec;
-use agf::store::Store;
+mod common;
+
+use agf::record::{ModelName, SplitKey};
+use common::run_in_temp_store;
 use std::path::Path;
 
 /// A tiny synthetic world with one factor; `[cnn]` comes from each test.
@@ -32,19 +33,6 @@ features = "subgenre"
 topics = 4
 "#;
 
-/// Run a spec in a fresh store (kept alive by the returned folder).
-fn run_in_temp_store(
-    text: &str,
-    name: &str,
-) -> (tempfile::TempDir, Store, agf::pipeline::RunOutcome) {
-    let spec = ExperimentSpec::parse(text, Path::new(name)).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("agf.sqlite")).unwrap();
-    let out =
-        agf::pipeline::run(&spec, &store, &StageCache::new(dir.path().join("cache"))).unwrap();
-    (dir, store, out)
-}
-
 #[test]
 fn genre_and_factor_nets_and_transfer_run_and_are_recorded() {
     let text = format!(
@@ -62,7 +50,7 @@ epochs = 2
 "#
     );
     let (dir, store, out) = run_in_temp_store(&text, "nets.toml");
-    let models: Vec<&str> = out.nets.iter().map(|n| n.model.as_str()).collect();
+    let models: Vec<String> = out.nets.iter().map(|n| n.model.to_string()).collect();
     assert_eq!(models, ["cnn.genre", "cnn.tags", "transfer"]);
     for n in &out.nets {
         assert!(
@@ -73,18 +61,22 @@ epochs = 2
         assert_eq!(epochs.len(), 2, "{}", n.model);
     }
     // The headline model is the transfer model; its test log loss is what `agf runs` shows.
-    let runs = store.list_runs().unwrap();
+    let runs = store.runs().unwrap();
+    // The run records the device its nets ran on.
+    assert_eq!(
+        (runs[0].device.as_str(), out.device.as_str()),
+        ("cpu", "cpu")
+    );
     let transfer_test = out.nets[2]
         .evaluations
         .iter()
-        .find(|(s, _)| s == "test")
+        .find(|(s, _)| *s == SplitKey::Test)
         .unwrap()
         .1
         .log_loss;
     assert_eq!(runs[0].log_loss, Some(transfer_test));
     // Per-track probabilities for every split, each row a distribution.
-    let csv =
-        std::fs::read_to_string(store.run_dir(out.run).join("predictions/transfer.csv")).unwrap();
+    let csv = std::fs::read_to_string(out.dir.join("predictions/transfer.csv")).unwrap();
     let rows: Vec<&str> = csv.lines().skip(1).collect();
     assert_eq!(rows.len(), out.tracks);
     for r in rows {
@@ -109,7 +101,7 @@ epochs = 2
     }
     // Checkpoints of every net are on disk: the JSON names its epoch's tensors.
     for t in ["genre", "tags"] {
-        let dir = store.run_dir(out.run).join("checkpoints").join(t);
+        let dir = out.dir.join("checkpoints").join(t);
         let json: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("last.json")).unwrap()).unwrap();
         let tensors = json["tensors"].as_str().unwrap();
@@ -144,11 +136,14 @@ epochs = 2
 "#
     );
     let (_dir, store, out) = run_in_temp_store(&text, "mtl.toml");
-    let models: Vec<&str> = out.nets.iter().map(|n| n.model.as_str()).collect();
+    let models: Vec<String> = out.nets.iter().map(|n| n.model.to_string()).collect();
     assert_eq!(models, ["cnn.multitask", "transfer"]);
     // The genre head is scored like a genre net.
-    assert!(out.nets[0].evaluations.iter().any(|(s, _)| s == "test"));
-    let rows = store.epoch_rows(out.run, "cnn.multitask").unwrap();
+    assert!(out.nets[0]
+        .evaluations
+        .iter()
+        .any(|(s, _)| *s == SplitKey::Test));
+    let rows = store.epochs(out.run, &ModelName::net("multitask")).unwrap();
     assert_eq!(rows.len(), 6);
     for r in &rows {
         let want = 0.002 * 0.5f64.powi(((r.epoch - 1) / 2) as i32);
@@ -156,14 +151,14 @@ epochs = 2
         assert!(matches!(r.task.as_deref(), Some("genre" | "tags")), "{r:?}");
     }
     // One net, two heads, one checkpoint folder.
-    assert!(store
-        .run_dir(out.run)
+    assert!(out
+        .dir
         .join("checkpoints/multitask/last-e00006.safetensors")
         .exists());
 
     // Probabilities must cover the targets and sum to 1; the error names the field.
     let bad = text.replace("tags = 0.5 }", "tags = 0.4 }");
-    let err = ExperimentSpec::parse(&bad, Path::new("mtl.toml"))
+    let err = agf::stages::parse_spec(&bad, Path::new("mtl.toml"))
         .err()
         .unwrap()
         .to_string();
@@ -172,7 +167,7 @@ epochs = 2
         "{err}"
     );
     let bad = text.replace("gamma = 0.5", "gamma = 1.5");
-    let err = ExperimentSpec::parse(&bad, Path::new("mtl.toml"))
+    let err = agf::stages::parse_spec(&bad, Path::new("mtl.toml"))
         .err()
         .unwrap()
         .to_string();

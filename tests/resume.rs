@@ -1,7 +1,11 @@
 //! A run killed in the middle of training (SIGKILL, mid-epoch) and resumed with `agf resume`
 //! ends with exactly the metrics and epoch history of the same spec run without interruption.
 
-use agf::store::{RunId, Store};
+mod common;
+
+use agf::record::RunId;
+use agf::store::{MetricRow, RunStatus};
+use common::open_store;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -43,13 +47,13 @@ epochs = 3
 "#;
 
 fn agf(db: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_agf"));
-    c.arg("--db").arg(db).env("RUST_LOG", "info");
+    let mut c = common::agf_cmd(db);
+    c.env("RUST_LOG", "info");
     c
 }
 
-fn everything(db: &Path) -> (Vec<agf::store::MetricRow>, Vec<(String, String)>) {
-    let store = Store::open(db).unwrap();
+fn everything(db: &Path) -> (Vec<MetricRow>, Vec<(String, String)>) {
+    let store = open_store(db);
     let run = RunId(1);
     // Bookkeeping differs by design (a resumed run finds its features in the cache).
     let bookkeeping = [
@@ -68,7 +72,7 @@ fn everything(db: &Path) -> (Vec<agf::store::MetricRow>, Vec<(String, String)>) 
     let mut epochs = Vec::new();
     for model in store.epoch_models(run).unwrap() {
         for e in store.epochs(run, &model).unwrap() {
-            epochs.push((model.clone(), format!("{e:?}")));
+            epochs.push((model.to_string(), format!("{e:?}")));
         }
     }
     // Models in name order: a resumed run re-records the models it recomputes.
@@ -116,17 +120,30 @@ fn a_run_killed_mid_epoch_resumes_to_the_uninterrupted_result() {
     );
     child.kill().unwrap();
     child.wait().unwrap();
-    let status = Store::open(&killed_db)
-        .unwrap()
-        .stored_run(RunId(1))
-        .unwrap();
-    assert_eq!(status.status, "running", "killed runs stay marked running");
-    // … but `agf runs` sees that no process holds the run and says so.
+    let store = open_store(&killed_db);
+    assert_eq!(
+        store.run_row(RunId(1)).unwrap().status,
+        RunStatus::Running,
+        "killed runs stay marked running"
+    );
+    drop(store);
+    // … but `agf runs` and the report see that no process holds the run and say so.
     let listed = agf(&killed_db).arg("runs").output().unwrap();
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert!(
         listed.contains("interrupted") && listed.contains("agf resume 1"),
         "{listed}"
+    );
+    let report_dir = dir.path().join("report");
+    let report = agf(&killed_db)
+        .args(["report", "--out", report_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(report.status.success());
+    let html = std::fs::read_to_string(report_dir.join("index.html")).unwrap();
+    assert!(
+        html.contains("<td class=\"l\">interrupted</td>"),
+        "the report shows the killed run as interrupted"
     );
 
     let resumed = agf(&killed_db).arg("resume").arg("1").output().unwrap();

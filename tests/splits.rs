@@ -1,11 +1,13 @@
 //! Split strategies on the synthetic world: disjointness, genre balance, and the leakage
 //! that a naive split hides (the challenge's round 1 against round 2).
 
+mod common;
+
 use agf::data::split::{Split, SplitName};
 use agf::data::synth::SyntheticWorld;
-use agf::spec::{ExperimentSpec, SplitSpec, SplitStrategy, SyntheticSpec};
+use agf::record::SplitKey;
+use agf::spec::{SplitSpec, SplitStrategy, SyntheticSpec};
 use std::collections::BTreeSet;
-use std::path::Path;
 
 fn split(strategy: SplitStrategy, d: &agf::data::Dataset) -> Split {
     Split::make(
@@ -129,22 +131,14 @@ kind = "logreg"
         )
     };
     let dir = tempfile::tempdir().unwrap();
-    let store = agf::store::Store::open(&dir.path().join("agf.sqlite")).unwrap();
-    let cache = agf::cache::StageCache::new(dir.path().join("cache"));
-    let run = |s: &str| {
-        agf::pipeline::run(
-            &ExperimentSpec::parse(&text(s), Path::new("x.toml")).unwrap(),
-            &store,
-            &cache,
-        )
-        .unwrap()
-    };
+    let run = |s: &str| common::run_in(&common::spec(&text(s), "x.toml"), dir.path()).1;
     let random = run("random");
     let artist = run("artist");
     let test = |o: &agf::pipeline::RunOutcome| {
-        o.evaluations
+        o.baseline
+            .evaluations
             .iter()
-            .find(|(s, _)| *s == SplitName::Test)
+            .find(|(s, _)| *s == SplitKey::Test)
             .unwrap()
             .1
             .clone()
@@ -159,7 +153,7 @@ kind = "logreg"
         artist.leakage, a.log_loss, a.accuracy
     );
     assert!(
-        random.leakage.test_tracks_with_train_artist * 10 > random.split_sizes[2] * 9,
+        random.leakage.test_tracks_with_train_artist * 10 > random.baseline.split_sizes[2] * 9,
         "almost every random-split test track has its artist in training"
     );
     assert_eq!(artist.leakage.test_tracks_with_train_artist, 0);

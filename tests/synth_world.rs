@@ -5,9 +5,8 @@
 use agf::data::split::{Split, SplitName};
 use agf::data::synth::{fma_layout, SyntheticWorld};
 use agf::eval::metrics::evaluate;
-use agf::models::logreg::Labelled;
-use agf::models::LogisticRegression;
-use agf::spec::{FrontendSpec, ModelKind, ModelSpec, SplitSpec, SplitStrategy, SyntheticSpec};
+use agf::nn::logreg::{Labelled, LogisticRegression, LogregParams};
+use agf::spec::{FrontendSpec, SplitSpec, SplitStrategy, SyntheticSpec};
 use candle_core::Device;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -96,15 +95,16 @@ fn counts_and_label_noise_follow_the_spec() {
 
 /// MFCC statistics of every track, in dataset order.
 fn mfcc_stats(world: &SyntheticWorld, frontend: &FrontendSpec) -> Vec<Vec<f32>> {
-    let stage = agf::features::FeatureStage::new(frontend, &agf::spec::DescriptorSpec::default());
-    let feats = agf::features::extract(
-        world.dataset(),
-        &stage,
-        agf::spec::TrackFeatureSet::MfccStats,
-        None,
-    );
+    let extractor =
+        agf::features::FeatureExtractor::new(frontend, &agf::spec::DescriptorSpec::default());
+    let loader = agf::audio::load::AudioLoader {
+        sample_rate: frontend.sample_rate,
+        min_seconds: 0.0,
+    };
+    let feats = agf::stages::features::run(world.dataset(), &loader, &extractor, None);
     assert!(feats.skipped.is_empty());
-    feats.rows.into_iter().map(|r| r.unwrap()).collect()
+    let table = feats.table(agf::spec::TrackFeatureSet::MfccStats);
+    table.rows.into_iter().map(|r| r.unwrap()).collect()
 }
 
 /// Test accuracy of logistic regression predicting `labels` on an artist-disjoint split.
@@ -137,9 +137,7 @@ fn artist_disjoint_accuracy(
         part(SplitName::Validation),
         part(SplitName::Test),
     );
-    let spec = ModelSpec {
-        kind: ModelKind::Logreg,
-        features: agf::spec::TrackFeatureSet::MfccStats,
+    let spec = LogregParams {
         epochs: 300,
         learning_rate: 0.05,
         l2: 0.01,
@@ -337,7 +335,7 @@ print(len(t), "tracks read")
 
 #[test]
 fn quickstart_uses_the_synthetic_world() {
-    let spec = agf::spec::ExperimentSpec::load(Path::new(concat!(
+    let spec = agf::stages::load_spec(Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/experiments/quickstart.toml"
     )))

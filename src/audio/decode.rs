@@ -20,7 +20,7 @@ pub enum DecodeError {
     Missing(PathBuf),
     #[error("{}: file is empty (0 bytes)", .0.display())]
     Empty(PathBuf),
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read", path.display())]
     Unreadable {
         path: PathBuf,
         source: std::io::Error,

@@ -2,19 +2,20 @@
 //!
 //! Semantics follow librosa (periodic Hann window, centred frames, Slaney or HTK mel scale,
 //! `power_to_db` / `amplitude_to_db`, orthonormal DCT-II) so that numbers computed here can
-//! be compared with a researcher's Python notebook. Nothing here knows about datasets.
+//! be compared with a researcher's Python notebook. [`load`] brings a dataset track's audio (a file
+//! to decode, a clip to render) to the front end's rate; nothing else here knows datasets.
 
 pub mod chroma;
 pub mod decode;
 pub mod delta;
 pub mod descriptors;
 pub mod filterbank;
+pub mod load;
 pub mod mel;
 pub mod npy;
 pub mod resample;
 pub mod stft;
 pub mod summary;
-pub mod wav;
 pub mod wavpcm;
 
 pub use mel::MelFilterbank;

@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn reads_what_we_write_and_declines_what_it_does_not_know() {
-        let bytes = crate::audio::wav::encode_pcm16(&[0.5, -0.25, 0.0], 8000);
+        let bytes = crate::data::synth::wav::encode_pcm16(&[0.5, -0.25, 0.0], 8000);
         let w = read_pcm_wav(&bytes).unwrap();
         assert_eq!((w.sample_rate, w.channels, w.truncated), (8000, 1, false));
         assert_eq!(w.samples, vec![16384.0 / 32768.0, -8192.0 / 32768.0, 0.0]);

@@ -8,10 +8,10 @@ use crate::data::synth::SyntheticWorld;
 use crate::factors::kmeans::{KMeans, KMeansAlgorithm, KMeansParams};
 use crate::factors::lda::{Corpus, Doc, Lda, LdaMethod, LdaParams};
 use crate::factors::special::gamma;
-use crate::factors::vectors::DenseVectors;
-use crate::features::FeatureStage;
+use crate::features::FeatureExtractor;
 use crate::rng::Rng;
 use crate::spec::{authors_factor_frontend, DescriptorSpec, SyntheticSpec};
+use crate::vectors::DenseVectors;
 use candle_core::Device;
 use rayon::prelude::*;
 use std::fmt::Write as _;
@@ -66,12 +66,12 @@ fn frames(rows: usize) -> Vec<f32> {
     };
     let world = SyntheticWorld::generate(&spec, 5);
     let d = world.dataset();
-    let stage = FeatureStage::new(&fe, &DescriptorSpec::default());
+    let stage = FeatureExtractor::new(&fe, &DescriptorSpec::default());
     let per_track: Vec<Vec<f32>> = d
         .tracks
         .par_iter()
-        .filter_map(|t| stage.samples(d, t).ok())
-        .map(|s| stage.frames(&s).mfcc.data)
+        .filter_map(|t| world.render(t).ok())
+        .map(|c| stage.frames(&c.samples).mfcc.data)
         .collect();
     let mut all: Vec<f32> = per_track.concat();
     all.truncate(rows * fe.n_mfcc);

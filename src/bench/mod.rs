@@ -5,8 +5,8 @@ use crate::audio::decode::decode_file;
 use crate::audio::delta::delta;
 use crate::audio::descriptors::{DescriptorExtractor, DescriptorParams};
 use crate::audio::resample::resample;
-use crate::audio::wav::encode_pcm16;
 use crate::audio::FrontEnd;
+use crate::data::synth::wav::encode_pcm16;
 use crate::data::synth::SyntheticWorld;
 use crate::spec::{FrontendSpec, SyntheticSpec};
 use rayon::prelude::*;
@@ -173,12 +173,7 @@ pub fn frontend(
     let mut wavs = Vec::new();
     let mut mp3s = Vec::new();
     for t in &tracks {
-        let y = world
-            .dataset()
-            .audio
-            .load(t)
-            .map_err(|e| e.to_string())?
-            .samples;
+        let y = world.render(t).map_err(|e| e.to_string())?.samples;
         let wav = dir.join(format!("{}.wav", t.id));
         std::fs::write(&wav, encode_pcm16(&y, 22050)).map_err(|e| e.to_string())?;
         wavs.push(wav);
@@ -342,4 +337,33 @@ fn stereo_wav(interleaved: &[f32], sr: u32) -> Vec<u8> {
             .extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0).round() as i16).to_le_bytes());
     }
     mono_header
+}
+
+/// Parse a generated `tracks.csv` of `rows` rows (FMA's full size by default): FMA-like
+/// shapes, ~6.5 tracks per album and ~2.5 albums per artist.
+pub fn metadata(dir: &Path, rows: usize) -> Result<String, Box<dyn std::error::Error>> {
+    use crate::data::synth::fma_layout;
+    let spec = SyntheticSpec {
+        artists: (rows / 16).max(3),
+        albums_per_artist: [1, 4],
+        tracks_per_album: [3, 10],
+        clip_seconds: 0.1,
+        sample_rate: 8000,
+        ..SyntheticSpec::default()
+    };
+    let world = SyntheticWorld::generate(&spec, 1);
+    let path = fma_layout::write_metadata(&world, dir, "large")?;
+    let bytes = std::fs::metadata(&path)?.len();
+    let t = Instant::now();
+    let tracks = crate::data::fma::load_tracks(&path)?;
+    let secs = t.elapsed().as_secs_f64();
+    Ok(format!(
+        "parsed {} rows ({:.1} MB) of {} in {:.3} s: {:.0} rows/s, {:.1} MB/s\n",
+        tracks.len(),
+        bytes as f64 / 1e6,
+        path.display(),
+        secs,
+        tracks.len() as f64 / secs,
+        bytes as f64 / 1e6 / secs
+    ))
 }

@@ -9,8 +9,8 @@
 use super::pylist::{parse_int_list, parse_str_list};
 use super::split::SplitName;
 use super::{
-    AlbumId, ArtistId, AudioError, AudioSource, Clip, Dataset, Genre, GenreId, GenreNode, Track,
-    TrackId,
+    AlbumId, ArtistId, AudioError, AudioSource, Dataset, Genre, GenreId, GenreNode, Track,
+    TrackAudio, TrackId,
 };
 use crate::spec::{FmaSpec, FmaSubset};
 use serde::Serialize;
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FmaError {
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -523,10 +523,7 @@ pub struct LoadReport {
 }
 
 /// Load the dataset a `[dataset.fma]` section describes.
-pub fn load_dataset(
-    spec: &FmaSpec,
-    target_rate: u32,
-) -> Result<(Dataset, LoadReport, Vec<FmaTrack>), FmaError> {
+pub fn load_dataset(spec: &FmaSpec) -> Result<(Dataset, LoadReport, Vec<FmaTrack>), FmaError> {
     let meta = spec.root.join("fma_metadata");
     let tracks_path = meta.join("tracks.csv");
     let genres_path = meta.join("genres.csv");
@@ -642,8 +639,6 @@ pub fn load_dataset(
     let audio = FmaAudio {
         dir: audio_dir,
         ext: spec.audio_ext.clone(),
-        target_rate,
-        min_seconds: spec.min_seconds,
     };
     Ok((
         Dataset {
@@ -658,76 +653,25 @@ pub fn load_dataset(
     ))
 }
 
-/// FMA's audio files, decoded and resampled on demand.
+/// FMA's audio files, one per track under the subset's folder (`audio` decodes them).
 pub struct FmaAudio {
     dir: PathBuf,
     ext: Option<String>,
-    target_rate: u32,
-    min_seconds: f64,
 }
 
-impl FmaAudio {
-    fn path(&self, track: &Track) -> PathBuf {
-        match &self.ext {
+impl AudioSource for FmaAudio {
+    fn locate(&self, track: &Track) -> Result<TrackAudio, AudioError> {
+        Ok(TrackAudio::File(match &self.ext {
             Some(ext) => audio_path(&self.dir, track.id, ext),
             None => ["mp3", "wav", "flac", "ogg"]
                 .iter()
                 .map(|e| audio_path(&self.dir, track.id, e))
                 .find(|p| p.exists())
                 .unwrap_or_else(|| audio_path(&self.dir, track.id, "mp3")),
-        }
-    }
-}
-
-impl AudioSource for FmaAudio {
-    fn identity(&self, track: &Track) -> Result<String, AudioError> {
-        use sha2::Digest;
-        let path = self.path(track);
-        let bytes = std::fs::read(&path).map_err(|e| AudioError::Unavailable {
-            track: track.id,
-            reason: crate::audio::decode::DecodeError::from_io(&path, e).to_string(),
-        })?;
-        // The target rate and clip floor shape what the front end sees.
-        Ok(format!(
-            "sha256:{}:{}Hz:{}s",
-            crate::spec::hex(&sha2::Sha256::digest(&bytes)),
-            self.target_rate,
-            self.min_seconds
-        ))
-    }
-
-    fn load(&self, track: &Track) -> Result<Clip, AudioError> {
-        let unavailable = |reason: String| AudioError::Unavailable {
-            track: track.id,
-            reason,
-        };
-        let path = self.path(track);
-        let decoded =
-            crate::audio::decode::decode_file(&path).map_err(|e| unavailable(e.to_string()))?;
-        let samples = crate::audio::resample::resample_owned(
-            decoded.samples,
-            decoded.sample_rate,
-            self.target_rate,
-        );
-        let seconds = samples.len() as f64 / self.target_rate as f64;
-        if seconds < self.min_seconds {
-            return Err(unavailable(format!(
-                "{}: only {seconds:.2} s of audio (dataset.fma.min_seconds = {})",
-                path.display(),
-                self.min_seconds
-            )));
-        }
-        Ok(Clip {
-            samples,
-            sample_rate: self.target_rate,
-        })
+        }))
     }
 
     fn describe(&self) -> String {
-        format!(
-            "FMA audio in {}, resampled to {} Hz",
-            self.dir.display(),
-            self.target_rate
-        )
+        format!("FMA audio in {}", self.dir.display())
     }
 }

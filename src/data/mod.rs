@@ -2,7 +2,8 @@
 //! audio behind each track. Ground truth (for generated worlds) lives apart, in
 //! [`synth::GroundTruth`], and is handed out only by an explicit call.
 //!
-//! This module knows nothing of audio maths or models.
+//! This module knows nothing of audio maths (decoding and resampling live in `audio`) or
+//! models.
 
 pub mod fma;
 pub mod noise;
@@ -92,13 +93,23 @@ pub enum AudioError {
     Unavailable { track: TrackId, reason: String },
 }
 
-/// Where a track's samples come from. Loading happens on demand, track by track, so memory
-/// stays bounded whatever the dataset size.
+/// Where a track's audio comes from. Finding it is cheap (no decoding, no rendering), so the
+/// stage cache can be asked first; `audio` decodes, renders and resamples.
+pub enum TrackAudio {
+    /// A file to decode, as datasets on disk have.
+    File(std::path::PathBuf),
+    /// Samples a generator makes on demand, and what identifies them (equal identities mean
+    /// equal samples).
+    Generated {
+        identity: String,
+        render: Box<dyn FnOnce() -> Clip + Send>,
+    },
+}
+
+/// Where every track's audio is. Asked track by track, so memory stays bounded whatever the
+/// dataset size.
 pub trait AudioSource: Send + Sync {
-    fn load(&self, track: &Track) -> Result<Clip, AudioError>;
-    /// What identifies this track's audio for the stage cache: a content hash of the file,
-    /// or the generator's parameters and the track id. Equal identities mean equal audio.
-    fn identity(&self, track: &Track) -> Result<String, AudioError>;
+    fn locate(&self, track: &Track) -> Result<TrackAudio, AudioError>;
     /// A short description for logs and run records.
     fn describe(&self) -> String;
 }

@@ -33,6 +33,16 @@ impl SplitName {
     }
 }
 
+impl From<SplitName> for crate::record::SplitKey {
+    fn from(s: SplitName) -> Self {
+        match s {
+            SplitName::Train => crate::record::SplitKey::Train,
+            SplitName::Validation => crate::record::SplitKey::Validation,
+            SplitName::Test => crate::record::SplitKey::Test,
+        }
+    }
+}
+
 /// Which split each track (in dataset order) belongs to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Split {
@@ -125,7 +135,7 @@ impl Split {
             h.update(t.id.0.to_le_bytes());
             h.update([*s as u8]);
         }
-        crate::spec::hex(&h.finalize())
+        crate::digest::hex(&h.finalize())
     }
 
     /// Track counts per split and genre class.

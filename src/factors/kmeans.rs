@@ -8,14 +8,17 @@
 //! combined in block order, so a fit does not depend on the thread count.
 
 use super::nearest::{sq_norm, Nearest};
-use super::vectors::Vectors;
 use super::FactorError;
 use crate::rng::Rng;
 pub use crate::spec::KMeansAlgorithm;
+use crate::vectors::Vectors;
 use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// Everything that shapes a fit. [`KMeansParams::new`] gives scikit-learn's defaults
+/// (`KMeans`, `MiniBatchKMeans`) except the number of mini-batch passes: one, as in the
+/// authors' AGF extractor (scikit-learn's is 100).
 #[derive(Debug, Clone, PartialEq)]
 pub struct KMeansParams {
     pub clusters: usize,
@@ -40,6 +43,9 @@ pub struct KMeansParams {
 }
 
 impl KMeansParams {
+    /// The authors' dictionary: scikit-learn's `MiniBatchKMeans`.
+    pub const DEFAULT_ALGORITHM: KMeansAlgorithm = KMeansAlgorithm::MiniBatch;
+
     pub fn new(clusters: usize, algorithm: KMeansAlgorithm, seed: u64) -> Self {
         KMeansParams {
             clusters,
@@ -47,7 +53,7 @@ impl KMeansParams {
             n_init: 1,
             max_iter: match algorithm {
                 KMeansAlgorithm::Lloyd => 300,
-                KMeansAlgorithm::MiniBatch => 100,
+                KMeansAlgorithm::MiniBatch => 1,
             },
             tol: match algorithm {
                 KMeansAlgorithm::Lloyd => 1e-4,
@@ -643,8 +649,8 @@ fn reassign(
 
 #[cfg(test)]
 mod tests {
-    use super::super::vectors::DenseVectors;
     use super::*;
+    use crate::vectors::DenseVectors;
 
     /// `k` tight blobs far apart, `per` rows each; returns the rows and blob of each row.
     fn blobs(k: usize, per: usize, dim: usize, seed: u64) -> (DenseVectors, Vec<usize>) {
@@ -686,6 +692,7 @@ mod tests {
         let (data, truth) = blobs(6, 200, 5, 1);
         for algo in [KMeansAlgorithm::Lloyd, KMeansAlgorithm::MiniBatch] {
             let mut p = KMeansParams::new(6, algo, 3);
+            p.max_iter = p.max_iter.max(100);
             p.batch_size = 64;
             p.n_init = 2;
             let (km, fit) = KMeans::fit(&data, &p, &Device::Cpu).unwrap();

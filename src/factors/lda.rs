@@ -33,23 +33,25 @@ pub struct Corpus {
     pub docs: Vec<Doc>,
 }
 
-/// Everything that shapes a fit; the defaults are scikit-learn's.
+/// Everything that shapes a fit. [`LdaParams::new`] gives scikit-learn's defaults of 2018
+/// (`LatentDirichletAllocation`, `learning_method="batch"`), which the authors ran.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LdaParams {
     pub topics: usize,
     pub method: LdaMethod,
-    /// α; `None` = 1/topics.
-    pub doc_topic_prior: Option<f64>,
-    /// η; `None` = 1/topics.
-    pub topic_word_prior: Option<f64>,
+    /// α (scikit-learn: 1/topics).
+    pub doc_topic_prior: f64,
+    /// η (scikit-learn: 1/topics).
+    pub topic_word_prior: f64,
     pub max_iter: usize,
     pub batch_size: usize,
     pub learning_decay: f64,
     pub learning_offset: f64,
     pub mean_change_tol: f64,
     pub max_doc_update_iter: usize,
-    /// Evaluate perplexity every this many iterations and stop once it moves less than
-    /// `perp_tol`; 0 = never (scikit-learn's −1).
+    /// Evaluate the perplexity every this many iterations and stop once it moves less than
+    /// `perp_tol`; 0 = never during the fit (scikit-learn's −1). The perplexity after the
+    /// fit is always computed.
     pub evaluate_every: usize,
     pub perp_tol: f64,
     pub seed: u64,
@@ -60,8 +62,8 @@ impl LdaParams {
         LdaParams {
             topics,
             method: LdaMethod::Batch,
-            doc_topic_prior: None,
-            topic_word_prior: None,
+            doc_topic_prior: 1.0 / topics.max(1) as f64,
+            topic_word_prior: 1.0 / topics.max(1) as f64,
             max_iter: 10,
             batch_size: 128,
             learning_decay: 0.7,
@@ -122,7 +124,6 @@ impl Lda {
         }
         check_corpus(corpus)?;
         let t = p.topics;
-        let prior = 1.0 / t as f64;
         let mut init = Rng::derive(p.seed, "lda.components", 0);
         // scikit-learn's start: λ ~ Gamma(100, 1/100), drawn topic-major.
         let mut lambda = vec![0.0; corpus.vocab * t];
@@ -134,8 +135,8 @@ impl Lda {
         let mut lda = Lda {
             topics: t,
             vocab: corpus.vocab,
-            doc_topic_prior: p.doc_topic_prior.unwrap_or(prior),
-            topic_word_prior: p.topic_word_prior.unwrap_or(prior),
+            doc_topic_prior: p.doc_topic_prior,
+            topic_word_prior: p.topic_word_prior,
             lambda,
             exp_elog_beta: Vec::new(),
             mean_change_tol: p.mean_change_tol,

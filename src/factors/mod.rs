@@ -2,32 +2,25 @@
 //! artist, LDA over the bags; each artist's topic vector is its AGF, the training target
 //! of every one of its tracks (`../shared/docs/AGF-METHOD.md` §1–2).
 //!
-//! [`kmeans`] and [`lda`] are general; [`bags`] turns words into artist documents;
-//! [`stage`] runs one `[[factors]]` entry over a dataset through the cache; [`table`] is
-//! its output.
+//! [`kmeans`] and [`lda`] are general and own their parameters' defaults; [`bags`] turns
+//! words into artist documents; [`fit`] goes from tracks' words to every artist's topics;
+//! [`table`] is a factor's output. Running a `[[factors]]` entry over a dataset, through the
+//! cache, is `stages::factors`.
 
 pub mod bags;
+pub mod fit;
 pub mod kmeans;
 pub mod lda;
 pub mod nearest;
 pub mod special;
-pub mod stage;
 pub mod table;
-pub mod vectors;
 
-pub use stage::{run_factor, FactorInputs, FactorOutcome};
 pub use table::{FactorSummary, FactorTable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FactorError {
     #[error("{0}")]
     Invalid(String),
-    #[error("tensor computation failed: {0}")]
+    #[error("tensor computation failed")]
     Candle(#[from] candle_core::Error),
-    #[error("cannot write {path}: {source}")]
-    Io {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
 }

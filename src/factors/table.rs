@@ -3,11 +3,9 @@
 
 use super::kmeans::KMeansFit;
 use super::lda::LdaFit;
-use super::FactorError;
 use crate::audio::npy::encode_f32;
 use crate::data::{ArtistId, Dataset};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 
 /// What a factor fit looked like (stored with the run).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,9 +59,10 @@ impl FactorTable {
             .collect()
     }
 
-    /// Write `artists.csv`/`.npy` (one row per artist), `tracks.csv`/`.npy` (one row per
-    /// track whose artist has a vector, dataset order) and `summary.json` into `dir`.
-    pub fn export(&self, dataset: &Dataset, dir: &Path) -> Result<(), FactorError> {
+    /// The files users read a factor from: `artists.csv`/`.npy` (one row per artist),
+    /// `tracks.csv`/`.npy` (one row per track whose artist has a vector, dataset order) and
+    /// `summary.json`.
+    pub fn files(&self, dataset: &Dataset) -> Vec<(&'static str, Vec<u8>)> {
         let t = self.summary.topics;
         let header: String = (0..t).map(|k| format!(",topic_{k}")).collect();
         let row = |v: &[f32]| -> String { v.iter().map(|x| format!(",{x}")).collect() };
@@ -83,7 +82,7 @@ impl FactorTable {
                 n_tracks += 1;
             }
         }
-        let files: [(&str, Vec<u8>); 5] = [
+        vec![
             ("artists.csv", artists_csv.into_bytes()),
             (
                 "artists.npy",
@@ -95,12 +94,6 @@ impl FactorTable {
                 "summary.json",
                 serde_json::to_vec_pretty(&self.summary).expect("summary serialises"),
             ),
-        ];
-        for (name, bytes) in files {
-            let path = dir.join(name);
-            crate::fsutil::write_atomic(&path, &bytes)
-                .map_err(|source| FactorError::Io { path, source })?;
-        }
-        Ok(())
+        ]
     }
 }

@@ -7,32 +7,25 @@ use super::layers::{dropout, elu, max_pool, BatchNorm, Conv, Dense};
 use super::params::Params;
 use crate::rng::Rng;
 use candle_core::{Device, Result, Tensor, D};
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activation {
     Elu,
     Relu,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConvBlock {
     pub channels: usize,
     /// (mel, time) kernel; odd sizes ('same' padding).
     pub kernel: [usize; 2],
-    #[serde(default)]
     pub batch_norm: bool,
     /// (mel, time) max-pool size and stride.
-    #[serde(default)]
     pub pool: Option<[usize; 2]>,
-    #[serde(default)]
     pub dropout: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CnnConfig {
     pub blocks: Vec<ConvBlock>,
     pub activation: Activation,

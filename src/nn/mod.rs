@@ -2,35 +2,57 @@
 //! random draw (weights, dropout masks) from our seeded generator.
 //!
 //! [`cnn`] is the paper's net and its presets, [`train`] trains one net on crops with
-//! checkpoints and resumption, [`transfer`] is the MLP over the frozen nets' taps.
+//! checkpoints and resumption, [`transfer`] is the MLP over the frozen nets' taps,
+//! [`logreg`] the classical baseline. Each owns its parameters and their defaults (the
+//! authors' where they published them); every loop reports its epochs as
+//! [`crate::record::Epoch`]s through a caller's callback, so nothing here knows storage.
 
 pub mod adam;
 pub mod cnn;
 pub mod fused;
 pub mod layers;
+pub mod logreg;
 pub mod params;
 pub mod schedule;
 pub mod train;
 pub mod transfer;
 
 pub use cnn::{Cnn, CnnConfig};
+pub use logreg::{LogisticRegression, LogregParams, TrainSummary};
+pub use train::TrainError;
 
-/// The device a spec names: "cpu", "cuda:N", or "auto" (the first CUDA device when agf is
-/// built with `--features cuda` and one is present, else the CPU).
-pub fn device(name: &str) -> Result<candle_core::Device, String> {
-    match name {
-        "cpu" => Ok(candle_core::Device::Cpu),
-        "auto" => Ok(candle_core::Device::cuda_if_available(0).unwrap_or(candle_core::Device::Cpu)),
-        other => {
-            let n = other
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse::<usize>().ok())
-                .ok_or_else(|| {
-                    format!("device: expected \"auto\", \"cpu\" or \"cuda:N\", got {other:?}")
-                })?;
-            candle_core::Device::new_cuda(n).map_err(|e| {
-                format!("device {other:?} cannot be opened ({e}); build with `--features cuda` on a machine with that GPU")
-            })
-        }
+use crate::spec::DeviceSpec;
+use candle_core::Device;
+
+/// A device the spec names that cannot be had.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "device \"{device}\" cannot be opened; agf needs a build with `--features cuda` and that GPU"
+)]
+pub struct DeviceError {
+    pub device: DeviceSpec,
+    #[source]
+    pub source: candle_core::Error,
+}
+
+/// The device a spec names; `auto` is the first CUDA device when agf is built with the
+/// `cuda` feature and one is present, else the CPU.
+pub fn device(spec: DeviceSpec) -> Result<Device, DeviceError> {
+    match spec {
+        DeviceSpec::Cpu => Ok(Device::Cpu),
+        DeviceSpec::Auto => Ok(Device::cuda_if_available(0).unwrap_or(Device::Cpu)),
+        DeviceSpec::Cuda(n) => Device::new_cuda(n).map_err(|source| DeviceError {
+            device: spec,
+            source,
+        }),
+    }
+}
+
+/// What a device is called in run records: `cpu`, `cuda:N`.
+pub fn device_name(device: &Device) -> String {
+    match device.location() {
+        candle_core::DeviceLocation::Cpu => "cpu".into(),
+        candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+        candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
     }
 }

@@ -9,8 +9,9 @@ use super::layers::{dropout, elu, Dense};
 use super::params::Params;
 use super::train::{
     average_windows, crops, mean_softmax, random_batch, soft_cross_entropy, track_loss, windows,
-    EpochStats, Example, PatchSource, TrainError,
+    Example, PatchSource, TrainError,
 };
+use crate::record::Epoch;
 use crate::rng::Rng;
 use candle_core::{Device, Tensor};
 
@@ -26,6 +27,26 @@ pub struct TransferConfig {
     pub patch_frames: usize,
     pub window_hop: usize,
     pub seed: u64,
+}
+
+impl TransferConfig {
+    /// The authors' MLP (AGF-METHOD.md §4): 1024 hidden units, dropout 0.5, L2 1e-5 on the
+    /// kernels, Adam at 1e-3, batches of 64; at most 200 epochs with early stopping after
+    /// 20 without a better validation loss (ours). Crops and windows as the nets'.
+    pub fn authors(patch_frames: usize, window_hop: usize, seed: u64) -> TransferConfig {
+        TransferConfig {
+            hidden: 1024,
+            dropout: 0.5,
+            epochs: 200,
+            patience: 20,
+            batch_size: 64,
+            adam: AdamConfig::default(),
+            l2: 1e-5,
+            patch_frames,
+            window_hop,
+            seed,
+        }
+    }
 }
 
 pub struct Mlp {
@@ -152,8 +173,8 @@ pub fn train(
     train_set: &[Example],
     validation: &[Example],
     dev: &Device,
-    on_epoch: &mut dyn FnMut(&EpochStats),
-) -> Result<(Mlp, Vec<EpochStats>), TrainError> {
+    on_epoch: &mut dyn FnMut(&Epoch),
+) -> Result<(Mlp, Vec<Epoch>), TrainError> {
     if train_set.is_empty() || validation.is_empty() {
         return Err(TrainError::Empty(if train_set.is_empty() {
             "training"
@@ -196,12 +217,12 @@ pub fn train(
         if !val.is_finite() {
             return Err(TrainError::Diverged { epoch, loss: val });
         }
-        let stats = EpochStats {
+        let stats = Epoch {
             epoch,
-            task: 0,
-            learning_rate: cfg.adam.lr,
             train_loss: loss_sum / n.max(1) as f64,
             validation_loss: val,
+            learning_rate: Some(cfg.adam.lr),
+            task: None,
         };
         on_epoch(&stats);
         history.push(stats);

@@ -1,205 +1,72 @@
-//! The run: spec → dataset → split (+ injected noise) → features → model → metrics → store.
+//! One run: decide which stages a spec needs, run each once in order (data → features →
+//! frames → factors → baseline → nets), record the run from its first moment to its end, and
+//! resume it after a kill.
 //!
-//! Each step is a call into its own module; this one only orders them, records what the
-//! run used, and marks the run failed (with the reason) when a step fails.
+//! This module orders stages and keeps the books (run locks, provenance, status); what a
+//! stage computes is the stage's business, and it reaches the store only through the
+//! [`recorder::StoreRecorder`] it is given.
 
-mod nets;
+pub mod folders;
+pub mod provenance;
+pub mod recorder;
 
-pub use nets::{NetReport, TRANSFER_MODEL};
+pub use folders::RunFolders;
 
 use crate::cache::StageCache;
-use crate::data::fma::{self, FmaError, LoadReport};
-use crate::data::noise::{self, NoiseError, NoisyLabels};
-use crate::data::split::{Leakage, Split, SplitError, SplitName};
-use crate::data::synth::{GroundTruth, SyntheticWorld};
-use crate::data::Dataset;
-use crate::eval::clustering::normalized_mutual_information;
-use crate::eval::metrics::evaluate;
-use crate::eval::Evaluation;
-use crate::factors::{run_factor, FactorError, FactorInputs, FactorSummary};
-use crate::features::frames::{extract_frames, FrameSet};
-use crate::features::{self, FeatureStage, TrackFeatures};
-use crate::models::logreg::Labelled;
-use crate::models::{LogisticRegression, ModelError, TrainSummary};
-use crate::spec::{DataSource, ExperimentSpec, FactorFeature, TrackFeatureSet};
-use crate::store::{NewRun, RunId, RunStatus, Store, StoreError};
+use crate::data::split::Leakage;
+use crate::data::TrackId;
+use crate::features::{FeatureExtractor, TrackTable};
+use crate::nn::DeviceError;
+use crate::record::RunId;
+use crate::spec::{DataSource, FactorFeature, Resolved, TrackFeatureSet};
+use crate::stages::baseline::BaselineOutcome;
+use crate::stages::factors::{FactorInputs, FactorOutcome};
+use crate::stages::nets::NetReport;
+use crate::stages::{self, StageError};
+use crate::store::{RunStatus, Store, StoreError};
 use candle_core::Device;
-use serde::Serialize;
-use std::collections::BTreeSet;
+use folders::{LockError, RunLock};
+use recorder::StoreRecorder;
+use std::path::PathBuf;
 use std::time::Instant;
-
-/// The model name under which the baseline's results are stored.
-pub const BASELINE_MODEL: &str = "logreg";
-/// The split name under which test predictions scored against the true genres are stored.
-pub const CLEAN_TEST: &str = "test_clean";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]
+    Stage(Box<StageError>),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Fma(#[from] FmaError),
-    #[error(transparent)]
-    Split(#[from] SplitError),
-    #[error(transparent)]
-    Noise(#[from] NoiseError),
-    #[error("training {model} failed: {source}")]
-    Model {
-        model: &'static str,
-        #[source]
-        source: ModelError,
-    },
-    #[error("the {split} split has no usable track; check the split ratios and dataset size")]
-    EmptySplit { split: &'static str },
-    #[error("training {model} failed: {message}")]
-    Training { model: String, message: String },
+    Device(#[from] DeviceError),
     #[error("cannot resume run {run}: {reason}")]
     Resume { run: RunId, reason: String },
     #[error("run {run}'s folder {} is in use by another agf process{hint}", dir.display())]
     Busy {
         run: RunId,
-        dir: std::path::PathBuf,
+        dir: PathBuf,
         hint: &'static str,
     },
-    #[error("cannot prepare the run folder {}: {source}", dir.display())]
+    #[error("cannot prepare the run folder {}", dir.display())]
     RunDir {
-        dir: std::path::PathBuf,
+        dir: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("factor {name:?} failed: {source}")]
-    Factor {
-        name: String,
-        #[source]
-        source: FactorError,
-    },
 }
 
-/// A dataset ready for the pipeline, with what loading learned about it.
-pub struct LoadedData {
-    pub dataset: Dataset,
-    /// Known only for generated worlds.
-    pub truth: Option<GroundTruth>,
-    /// Known only for FMA.
-    pub report: Option<LoadReport>,
+// Stage errors carry paths and messages; boxed, every `Result` of the pipeline stays small.
+impl From<StageError> for PipelineError {
+    fn from(e: StageError) -> Self {
+        PipelineError::Stage(Box::new(e))
+    }
 }
 
-pub fn load_data(spec: &ExperimentSpec) -> Result<LoadedData, PipelineError> {
-    Ok(match spec.dataset.source {
-        DataSource::Synthetic => {
-            let (dataset, truth) =
-                SyntheticWorld::generate(&spec.dataset.synthetic, spec.seed).into_parts();
-            LoadedData {
-                dataset,
-                truth: Some(truth),
-                report: None,
-            }
-        }
-        DataSource::Fma => {
-            let fma_spec = spec
-                .dataset
-                .fma
-                .as_ref()
-                .expect("validated: source = fma has [dataset.fma]");
-            let (dataset, report, _) = fma::load_dataset(fma_spec, spec.frontend.sample_rate)?;
-            LoadedData {
-                dataset,
-                truth: None,
-                report: Some(report),
-            }
-        }
-    })
-}
-
-/// Per-split counts, for `agf data` and the run record.
-#[derive(Debug, Clone, Serialize)]
-pub struct SplitCounts {
-    pub split: SplitName,
-    pub tracks: usize,
-    pub artists: usize,
-    pub albums: usize,
-    /// Tracks per genre class.
-    pub per_genre: Vec<usize>,
-}
-
-/// A dataset and split summary (`agf data`).
-#[derive(Debug, Clone, Serialize)]
-pub struct DataSummary {
-    pub dataset: String,
-    pub audio: String,
-    pub tracks: usize,
-    pub artists: usize,
-    pub albums: usize,
-    pub genres: Vec<String>,
-    pub load: Option<LoadReport>,
-    pub split_strategy: String,
-    pub split_hash: String,
-    pub splits: Vec<SplitCounts>,
-    pub leakage: Leakage,
-    pub injected_flips: usize,
-    /// Tracks whose audio could not be read (only when audio was checked).
-    pub skipped: Option<Vec<(u32, String)>>,
-}
-
-fn split_counts(d: &Dataset, split: &Split) -> Vec<SplitCounts> {
-    let counts = split.counts(&d.tracks, d.genres.len());
-    SplitName::ALL
-        .iter()
-        .map(|&s| {
-            let idx = split.indices(s);
-            let artists: BTreeSet<_> = idx.iter().map(|&i| d.tracks[i].artist).collect();
-            let albums: BTreeSet<_> = idx.iter().map(|&i| d.tracks[i].album).collect();
-            SplitCounts {
-                split: s,
-                tracks: idx.len(),
-                artists: artists.len(),
-                albums: albums.len(),
-                per_genre: counts[&s].clone(),
-            }
-        })
-        .collect()
-}
-
-/// Load, split and (optionally) read every audio file, without training anything.
-pub fn describe(spec: &ExperimentSpec, check_audio: bool) -> Result<DataSummary, PipelineError> {
-    let data = load_data(spec)?;
-    let d = &data.dataset;
-    let split = Split::make(d, &spec.split, spec.split_seed())?;
-    let noisy = noise::inject(d, &split, &spec.noise, spec.noise_seed())?;
-    // Reading the audio is the check; no features are computed.
-    let skipped = check_audio.then(|| {
-        use rayon::prelude::*;
-        let pb = crate::progress::bar(d.tracks.len() as u64, "audio");
-        let mut bad: Vec<(u32, String)> =
-            d.tracks
-                .par_iter()
-                .filter_map(|t| {
-                    let r = d.audio.load(t).err().map(
-                        |crate::data::AudioError::Unavailable { reason, .. }| (t.id.0, reason),
-                    );
-                    pb.inc(1);
-                    r
-                })
-                .collect();
-        pb.finish_and_clear();
-        bad.sort();
-        bad
-    });
-    Ok(DataSummary {
-        dataset: d.name.clone(),
-        audio: d.audio.describe(),
-        tracks: d.tracks.len(),
-        artists: d.artist_count(),
-        albums: d.album_count(),
-        genres: d.genre_titles(),
-        load: data.report.clone(),
-        split_strategy: format!("{:?}", spec.split.strategy).to_lowercase(),
-        split_hash: split.hash(&d.tracks),
-        splits: split_counts(d, &split),
-        leakage: split.leakage(&d.tracks),
-        injected_flips: noisy.flips.len(),
-        skipped,
-    })
+/// Where a run reads and writes: the store, the stage cache and the runs' folders.
+#[derive(Clone, Copy)]
+pub struct Workspace<'a> {
+    pub store: &'a Store,
+    pub cache: &'a StageCache,
+    pub folders: &'a RunFolders,
 }
 
 /// What a finished run reports back to the caller.
@@ -208,139 +75,69 @@ pub struct RunOutcome {
     pub run: RunId,
     pub name: String,
     pub spec_hash: String,
+    /// The run's own folder.
+    pub dir: PathBuf,
+    /// Where the nets ran.
+    pub device: String,
     pub dataset: String,
     pub tracks: usize,
     pub artists: usize,
     pub albums: usize,
     pub classes: Vec<String>,
-    pub split_sizes: [usize; 3],
     pub leakage: Leakage,
     pub injected_flips: usize,
-    pub skipped: Vec<(u32, String)>,
-    pub train: TrainSummary,
-    pub evaluations: Vec<(SplitName, Evaluation)>,
-    /// Test predictions scored against the true genres (known for generated worlds).
-    pub clean_test: Option<Evaluation>,
-    pub factors: Vec<FactorReport>,
+    pub skipped: Vec<(TrackId, String)>,
+    pub baseline: BaselineOutcome,
+    pub factors: Vec<FactorOutcome>,
     /// The CNNs and the transfer model (when the spec has `[cnn]`).
     pub nets: Vec<NetReport>,
     pub seconds: f64,
 }
 
-/// One Artist Group Factor of a run.
-#[derive(Debug, Clone)]
-pub struct FactorReport {
-    pub summary: FactorSummary,
-    /// NMI between the latent artist group and each artist's largest topic (generated
-    /// worlds only).
-    pub nmi_artist_group: Option<f64>,
-    pub cache_hit: bool,
-    pub seconds: f64,
-    /// Where the tables were exported.
-    pub dir: std::path::PathBuf,
-    pub table: crate::factors::FactorTable,
-}
-
-/// Commit and dirty flag of the git checkout in the working directory, if any.
-fn git_state() -> (Option<String>, Option<bool>) {
-    let run = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .stderr(std::process::Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    match run(&["rev-parse", "HEAD"]) {
-        Some(commit) => {
-            let dirty =
-                run(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty());
-            (Some(commit), dirty)
-        }
-        None => (None, None),
+/// The device the spec's nets run on (the CPU when there are none), opened before anything
+/// is recorded: a device this build cannot open fails the run before it starts.
+fn open_device(spec: &Resolved) -> Result<Device, DeviceError> {
+    match spec.cnn {
+        Some(_) => crate::nn::device(spec.device),
+        None => Ok(Device::Cpu),
     }
 }
 
-/// An exclusive lock on a run's folder for as long as a process works on the run: a second
-/// `agf resume` of a live run is refused, and the operating system drops the lock when the
-/// process dies however it dies, so a killed run can be resumed at once.
-struct RunLock {
-    _file: std::fs::File,
-}
-
-impl RunLock {
-    fn acquire(store: &Store, run: RunId, hint: &'static str) -> Result<Self, PipelineError> {
-        let dir = store.run_dir(run);
-        let io = |source| PipelineError::RunDir {
-            dir: dir.clone(),
-            source,
-        };
-        std::fs::create_dir_all(&dir).map_err(io)?;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join("run.lock"))
-            .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => Ok(RunLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(PipelineError::Busy { run, dir, hint }),
-            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
-        }
-    }
-}
-
-/// Whether a run marked `running` has in fact stopped: its folder's lock exists and no
-/// process holds it (the process was killed before it could record its end). Runs without a
-/// lock file (from before locks existed) are not judged.
-pub fn interrupted(store: &Store, run: RunId) -> bool {
-    let Ok(file) = std::fs::OpenOptions::new()
-        .write(true)
-        .open(store.run_dir(run).join("run.lock"))
-    else {
-        return false;
-    };
-    // The lock is released when `file` drops.
-    file.try_lock().is_ok()
-}
-
-/// Run `run_stages` for `run` and record how it ended: `done`, or `failed` with the reason.
-fn finish(
-    spec: &ExperimentSpec,
-    store: &Store,
-    cache: &StageCache,
-    run: RunId,
-) -> Result<RunOutcome, PipelineError> {
-    match run_stages(spec, store, cache, run) {
-        Ok(outcome) => {
-            store.finish_run(run, RunStatus::Done, None)?;
-            tracing::info!(run = %run, seconds = outcome.seconds, "run done");
-            Ok(outcome)
-        }
+/// Run one experiment and record it. The run is in the store from the first moment; if a
+/// stage fails, it is marked `failed` with the reason before the error is returned.
+pub fn run(spec: &Resolved, ws: Workspace) -> Result<RunOutcome, PipelineError> {
+    let device = open_device(spec)?;
+    let run = ws.store.start_run(&provenance::new_run(spec, &device))?;
+    tracing::info!("run {run} \"{}\" started", spec.name);
+    let lock = lock(
+        ws,
+        run,
+        "; another store keeps its runs in the same folder: give each store its own --runs",
+    );
+    let _lock = match lock.and_then(|l| clear_stale(ws, run).map(|_| l)) {
+        Ok(l) => l,
         Err(e) => {
-            // Recording the failure must not hide the failure itself.
-            if let Err(store_err) = store.finish_run(run, RunStatus::Failed, Some(&e.to_string())) {
-                tracing::error!("could not mark run {run} failed: {store_err}");
-            }
-            Err(e)
+            ws.store
+                .finish_run(run, RunStatus::Failed, Some(&crate::errors::one_line(&e)))?;
+            return Err(e);
         }
-    }
+    };
+    finish(spec, ws, run, &device)
 }
 
 /// Resume a run that was killed or failed: its stored spec is run again under the same id.
 /// Features and factors come from the stage cache, each net continues from its last
-/// checkpoint, and everything else is recomputed exactly, so the run ends with the metrics an
-/// uninterrupted run would have had.
-pub fn resume(store: &Store, cache: &StageCache, run: RunId) -> Result<RunOutcome, PipelineError> {
-    let stored = store.stored_run(run)?;
+/// checkpoint, and everything else is recomputed exactly, so the run ends with the metrics
+/// an uninterrupted run would have had.
+pub fn resume(ws: Workspace, run: RunId) -> Result<RunOutcome, PipelineError> {
+    let stored = ws.store.run(run)?;
     let refuse = |reason: String| PipelineError::Resume { run, reason };
-    if stored.status == RunStatus::Done.as_str() {
+    if stored.status == RunStatus::Done {
         return Err(refuse(
             "it is done; `agf run` the spec again for a new run".into(),
         ));
     }
-    let spec = ExperimentSpec::parse(
+    let spec = stages::parse_spec(
         &stored.spec_toml,
         std::path::Path::new(&format!("<run {run} spec>")),
     )
@@ -350,61 +147,57 @@ pub fn resume(store: &Store, cache: &StageCache, run: RunId) -> Result<RunOutcom
             "its stored spec resolves differently in this version of agf".into(),
         ));
     }
-    let _lock = RunLock::acquire(store, run, "; it is still running")?;
+    let device = open_device(&spec)?;
+    let _lock = lock(ws, run, "; it is still running")?;
     // It may have finished between the first look and the lock.
-    if store.stored_run(run)?.status == RunStatus::Done.as_str() {
+    if ws.store.run(run)?.status == RunStatus::Done {
         return Err(refuse("it has just finished".into()));
     }
-    store.reopen_run(run)?;
-    tracing::info!(run = %run, name = %stored.name, "run resumed");
-    finish(&spec, store, cache, run)
+    ws.store.reopen_run(run)?;
+    tracing::info!("run {run} \"{}\" resumed", stored.name);
+    finish(&spec, ws, run, &device)
 }
 
-/// Run one experiment and record it. The run is in the store from the first moment; if a
-/// step fails, it is marked `failed` with the reason before the error is returned.
-pub fn run(
-    spec: &ExperimentSpec,
-    store: &Store,
-    cache: &StageCache,
+fn lock(ws: Workspace, run: RunId, hint: &'static str) -> Result<RunLock, PipelineError> {
+    RunLock::acquire(ws.folders, run).map_err(|e| match e {
+        LockError::Busy(dir) => PipelineError::Busy { run, dir, hint },
+        LockError::Io(dir, source) => PipelineError::RunDir { dir, source },
+    })
+}
+
+/// Run the stages for `run` and record how it ended: `done`, or `failed` with the reason.
+fn finish(
+    spec: &Resolved,
+    ws: Workspace,
+    run: RunId,
+    device: &Device,
 ) -> Result<RunOutcome, PipelineError> {
-    let (git_commit, git_dirty) = git_state();
-    let run = store.start_run(&NewRun {
-        name: spec.name.clone(),
-        spec_toml: spec.canonical_toml(),
-        spec_hash: spec.hash(),
-        seed: spec.seed,
-        git_commit,
-        git_dirty,
-        crate_version: env!("CARGO_PKG_VERSION").to_string(),
-        host: gethostname::gethostname().to_string_lossy().into_owned(),
-        device: "cpu".into(),
-        headline_model: if spec.cnn.is_some() {
-            TRANSFER_MODEL.into()
-        } else {
-            BASELINE_MODEL.into()
-        },
-        params: spec.flat_params(),
-    })?;
-    tracing::info!(run = %run, name = %spec.name, "run started");
-    let lock = RunLock::acquire(
-        store,
-        run,
-        "; two stores in one folder share run folders: give each store its own folder",
-    );
-    let _lock = match lock.and_then(|l| clear_stale(store, run).map(|_| l)) {
-        Ok(l) => l,
-        Err(e) => {
-            store.finish_run(run, RunStatus::Failed, Some(&e.to_string()))?;
-            return Err(e);
+    match run_stages(spec, ws, run, device) {
+        Ok(outcome) => {
+            ws.store.finish_run(run, RunStatus::Done, None)?;
+            tracing::info!("run {run} done in {:.1} s", outcome.seconds);
+            Ok(outcome)
         }
-    };
-    finish(spec, store, cache, run)
+        Err(e) => {
+            // Recording the failure must not hide the failure itself.
+            if let Err(store_err) =
+                ws.store
+                    .finish_run(run, RunStatus::Failed, Some(&crate::errors::one_line(&e)))
+            {
+                tracing::error!(
+                    "could not mark run {run} failed: {}",
+                    crate::errors::one_line(&store_err)
+                );
+            }
+            Err(e)
+        }
+    }
 }
 
 /// A new run's folder holds nothing of its own yet: whatever is there (checkpoints of a store
 /// that was deleted, say) would be resumed from as if it were this run's, so it goes.
-fn clear_stale(store: &Store, run: RunId) -> Result<(), PipelineError> {
-    let dir = store.run_dir(run);
+fn clear_stale(ws: Workspace, run: RunId) -> Result<(), PipelineError> {
+    let dir = ws.folders.dir(run);
     let entries = std::fs::read_dir(&dir).map_err(|source| PipelineError::RunDir {
         dir: dir.clone(),
         source,
@@ -425,394 +218,149 @@ fn clear_stale(store: &Store, run: RunId) -> Result<(), PipelineError> {
     Ok(())
 }
 
-/// Row-major features and their labels for one split.
-struct SplitRows {
-    x: Vec<f32>,
-    y: Vec<usize>,
-    /// Dataset positions of the rows.
-    index: Vec<usize>,
+/// Which stages a spec needs: each runs at most once per run.
+struct Needs {
+    /// The baseline reads FMA's `features.csv` rather than features from audio.
+    csv_baseline: bool,
+    /// Track-level vectors and log-mels from audio (the baseline, the nets, a descriptor
+    /// factor).
+    tracks: bool,
+    /// FMA's `features.csv` (the baseline, or a factor).
+    csv: bool,
+    /// Frame-level factor inputs.
+    frames: bool,
 }
 
-fn gather(split: &Split, which: SplitName, feats: &TrackFeatures, labels: &[usize]) -> SplitRows {
-    let mut rows = SplitRows {
-        x: Vec::new(),
-        y: Vec::new(),
-        index: Vec::new(),
-    };
-    for i in split.indices(which) {
-        if let Some(row) = &feats.rows[i] {
-            rows.x.extend_from_slice(row);
-            rows.y.push(labels[i]);
-            rows.index.push(i);
+impl Needs {
+    fn of(spec: &Resolved) -> Needs {
+        let uses = |f: &dyn Fn(FactorFeature) -> bool| spec.factors.iter().any(|x| f(x.features));
+        let csv_baseline = spec.dataset.source == DataSource::Fma
+            && spec.dataset.fma.as_ref().is_some_and(|f| f.features_csv);
+        Needs {
+            csv_baseline,
+            tracks: !csv_baseline
+                || spec.cnn.is_some()
+                || uses(&|f| f == FactorFeature::Descriptors),
+            csv: csv_baseline || uses(&|f| f == FactorFeature::FmaFeatures),
+            frames: uses(&|f| f.is_frame_level()),
         }
     }
-    rows
-}
-
-fn record_data(
-    store: &Store,
-    run: RunId,
-    d: &Dataset,
-    split: &Split,
-    noisy: &NoisyLabels,
-    report: Option<&LoadReport>,
-) -> Result<Leakage, PipelineError> {
-    let classes = d.genre_titles();
-    store.record_classes(run, &classes)?;
-    let leakage = split.leakage(&d.tracks);
-    let mut m: Vec<(String, f64)> = vec![
-        ("tracks".into(), d.tracks.len() as f64),
-        ("artists".into(), d.artist_count() as f64),
-        ("albums".into(), d.album_count() as f64),
-        (
-            "test_tracks_with_train_artist".into(),
-            leakage.test_tracks_with_train_artist as f64,
-        ),
-        (
-            "test_tracks_with_train_album".into(),
-            leakage.test_tracks_with_train_album as f64,
-        ),
-        (
-            "validation_tracks_with_train_artist".into(),
-            leakage.validation_tracks_with_train_artist as f64,
-        ),
-        ("injected_flips".into(), noisy.flips.len() as f64),
-    ];
-    if let Some(r) = report {
-        m.push(("metadata_rows".into(), r.rows as f64));
-        m.push(("tracks_in_subset".into(), r.in_subset as f64));
-        m.push((
-            "left_out_without_genre_top".into(),
-            r.without_genre_top as f64,
-        ));
-    }
-    for c in split_counts(d, split) {
-        let s = c.split.as_str();
-        m.push((format!("{s}.tracks"), c.tracks as f64));
-        m.push((format!("{s}.artists"), c.artists as f64));
-        m.push((format!("{s}.albums"), c.albums as f64));
-        for (g, n) in c.per_genre.iter().enumerate() {
-            m.push((format!("{s}.tracks.{}", classes[g]), *n as f64));
-        }
-    }
-    let pairs: Vec<(&str, f64)> = m.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    store.record_metrics(run, "dataset", "all", &pairs)?;
-    store.record_facts(
-        run,
-        &[
-            ("dataset", d.name.clone()),
-            ("audio", d.audio.describe()),
-            ("split_hash", split.hash(&d.tracks)),
-        ],
-    )?;
-    let flips: Vec<(u32, &str, usize, usize)> = noisy
-        .flips
-        .iter()
-        .map(|f| (f.track.0, split.assignment[f.index].as_str(), f.from, f.to))
-        .collect();
-    store.record_flips(run, &flips)?;
-    Ok(leakage)
 }
 
 fn run_stages(
-    spec: &ExperimentSpec,
-    store: &Store,
-    cache: &StageCache,
+    spec: &Resolved,
+    ws: Workspace,
     run: RunId,
+    device: &Device,
 ) -> Result<RunOutcome, PipelineError> {
     let started = Instant::now();
-    let data = load_data(spec)?;
-    let dataset = &data.dataset;
-    let classes = dataset.genre_titles();
-    let n_classes = classes.len();
+    let dir = ws.folders.dir(run);
+    let mut rec = StoreRecorder {
+        store: ws.store,
+        run,
+        dir: dir.clone(),
+    };
+    let data = stages::data::load(spec)?;
+    let d = &data.dataset;
     tracing::info!(
-        tracks = dataset.tracks.len(),
-        artists = dataset.artist_count(),
-        albums = dataset.album_count(),
-        "dataset {}",
-        dataset.name
+        "dataset {}: {} tracks, {} artists, {} albums",
+        d.name,
+        d.tracks.len(),
+        d.artist_count(),
+        d.album_count()
     );
+    let leakage = stages::data::record(&data, &mut rec)?;
 
-    let split = Split::make(dataset, &spec.split, spec.split_seed())?;
-    let noisy = noise::inject(dataset, &split, &spec.noise, spec.noise_seed())?;
-    let leakage = record_data(store, run, dataset, &split, &noisy, data.report.as_ref())?;
-    tracing::info!(hash = %split.hash(&dataset.tracks), ?leakage, flips = noisy.flips.len(), "split {:?}", spec.split.strategy);
+    let needs = Needs::of(spec);
+    let extractor = FeatureExtractor::new(&spec.frontend, &spec.descriptors);
+    let tracks = needs
+        .tracks
+        .then(|| stages::features::run(d, &data.loader, &extractor, Some(ws.cache)));
+    let csv = match needs.csv {
+        true => Some(stages::data::fma_features(spec, &data)?),
+        false => None,
+    };
+    let baseline_rows: TrackTable = match (&csv, &tracks) {
+        (Some(csv), _) if needs.csv_baseline => csv.clone(),
+        (_, Some(t)) => t.table(spec.model.features),
+        _ => unreachable!("the baseline's features are always computed"),
+    };
+    record_features(&mut rec, &baseline_rows, tracks.as_ref())?;
 
-    let feats = match spec
-        .dataset
-        .fma
+    let frames = needs.frames.then(|| {
+        let factor_front = FeatureExtractor::new(&spec.factor_frontend, &spec.descriptors);
+        stages::frames::run(d, &data.loader, &factor_front, ws.cache)
+    });
+    let descriptors = tracks
         .as_ref()
-        .filter(|f| spec.dataset.source == DataSource::Fma && f.features_csv)
-    {
-        Some(f) => {
-            let (names, table) =
-                fma::load_features(&f.root.join("fma_metadata").join("features.csv"))?;
-            features::from_table(dataset, names, &table)
-        }
-        None => features::extract(
-            dataset,
-            &FeatureStage::new(&spec.frontend, &spec.descriptors),
-            spec.model.features,
-            Some(cache),
-        ),
+        .filter(|_| {
+            spec.factors
+                .iter()
+                .any(|f| f.features == FactorFeature::Descriptors)
+        })
+        .map(|t| t.table(TrackFeatureSet::Descriptors));
+    let inputs = FactorInputs {
+        frames: frames.as_ref(),
+        descriptors: descriptors.as_ref(),
+        fma_features: csv.as_ref(),
     };
-    let skipped: Vec<(u32, String)> = feats
-        .skipped
-        .iter()
-        .map(|(t, r)| (t.0, r.clone()))
-        .collect();
-    store.record_skipped(run, &skipped)?;
-    store.record_metrics(
-        run,
-        "dataset",
-        "all",
-        &[
-            ("skipped_tracks", skipped.len() as f64),
-            ("audio_seconds", feats.audio_seconds),
-            ("feature_dim", feats.dim as f64),
-            ("feature_cache_hits", feats.cache_hits as f64),
-            ("feature_tracks_computed", feats.computed as f64),
-        ],
-    )?;
-    if !skipped.is_empty() {
-        tracing::warn!(
-            "{} tracks skipped; `agf runs` and the store's skipped_tracks table list them",
-            skipped.len()
-        );
-    }
-
-    let factors = run_factors(spec, &data, &split, store, cache, run)?;
-
-    // Training (and, if asked, validation) labels carry the injected noise; test labels never do.
-    let published: Vec<usize> = dataset.tracks.iter().map(|t| t.genre).collect();
-    let train = gather(&split, SplitName::Train, &feats, &noisy.labels);
-    let validation = gather(&split, SplitName::Validation, &feats, &noisy.labels);
-    let test = gather(&split, SplitName::Test, &feats, &published);
-    for (name, part) in [
-        ("train", &train),
-        ("validation", &validation),
-        ("test", &test),
-    ] {
-        if part.y.is_empty() {
-            return Err(PipelineError::EmptySplit { split: name });
-        }
-    }
-
-    let pb = crate::progress::bar(spec.model.epochs as u64, "training");
-    let mut epoch_error = None;
-    let fitted = LogisticRegression::fit(
-        Labelled {
-            x: &train.x,
-            y: &train.y,
-        },
-        Labelled {
-            x: &validation.x,
-            y: &validation.y,
-        },
-        feats.dim,
-        n_classes,
-        &spec.model,
-        &Device::Cpu,
-        |e| {
-            pb.inc(1);
-            if epoch_error.is_none() {
-                epoch_error = store
-                    .record_epoch(run, BASELINE_MODEL, &e, Default::default())
-                    .err();
-            }
-        },
-    );
-    pb.finish_and_clear();
-    if let Some(e) = epoch_error {
-        return Err(e.into());
-    }
-    let model_err = |source| PipelineError::Model {
-        model: BASELINE_MODEL,
-        source,
+    let factors = stages::factors::run(spec, &data, &inputs, ws.cache, &mut rec)?;
+    let baseline = stages::baseline::run(spec, &data, &baseline_rows, &mut rec)?;
+    let nets = match &tracks {
+        Some(t) => stages::nets::run(spec, &data, t, &factors, device, &dir, &mut rec)?,
+        None => Vec::new(),
     };
-    let (model, train_summary) = fitted.map_err(model_err)?;
-    store.record_metrics(
-        run,
-        BASELINE_MODEL,
-        "train",
-        &[
-            ("epochs_run", train_summary.epochs_run as f64),
-            ("best_epoch", train_summary.best_epoch as f64),
-        ],
-    )?;
-    tracing::info!(?train_summary, "trained {BASELINE_MODEL}");
-
-    let mut clean_test = None;
-    let mut evaluations = Vec::new();
-    for (s, part) in [
-        (SplitName::Train, &train),
-        (SplitName::Validation, &validation),
-        (SplitName::Test, &test),
-    ] {
-        let probs = model.predict_proba(&part.x).map_err(model_err)?;
-        let e = evaluate(&probs, &part.y, n_classes, spec.metrics.log_loss_clip);
-        store.record_evaluation(run, BASELINE_MODEL, s.as_str(), &e)?;
-        if let (SplitName::Test, Some(truth)) = (s, &data.truth) {
-            // The generator knows the true genres: score the same predictions against them,
-            // so that label noise in the test set can be told apart from model error.
-            let clean: Vec<usize> = part.index.iter().map(|&i| truth.true_genre[i]).collect();
-            let e_clean = evaluate(&probs, &clean, n_classes, spec.metrics.log_loss_clip);
-            store.record_evaluation(run, BASELINE_MODEL, CLEAN_TEST, &e_clean)?;
-            clean_test = Some(e_clean);
-        }
-        evaluations.push((s, e));
-    }
-    // The CNNs read the cached log-mels; runs on features.csv have not made them yet.
-    let with_logmels =
-        (spec.cnn.is_some() && feats.logmels.iter().all(Option::is_none)).then(|| {
-            features::extract(
-                dataset,
-                &FeatureStage::new(&spec.frontend, &spec.descriptors),
-                spec.model.features,
-                Some(cache),
-            )
-        });
-    let nets = nets::run_nets(
-        spec,
-        &data,
-        &split,
-        &noisy,
-        with_logmels.as_ref().unwrap_or(&feats),
-        &factors,
-        store,
-        run,
-    )?;
     Ok(RunOutcome {
         run,
         name: spec.name.clone(),
         spec_hash: spec.hash(),
-        dataset: dataset.name.clone(),
-        tracks: dataset.tracks.len(),
-        artists: dataset.artist_count(),
-        albums: dataset.album_count(),
-        classes,
-        split_sizes: [train.y.len(), validation.y.len(), test.y.len()],
+        dir,
+        device: crate::nn::device_name(device),
+        dataset: d.name.clone(),
+        tracks: d.tracks.len(),
+        artists: d.artist_count(),
+        albums: d.album_count(),
+        classes: d.genre_titles(),
         leakage,
-        injected_flips: noisy.flips.len(),
-        skipped,
-        train: train_summary,
-        evaluations,
-        clean_test,
+        injected_flips: data.noisy.flips.len(),
+        skipped: baseline_rows.skipped.clone(),
+        baseline,
         factors,
         nets,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
 
-/// Every `[[factors]]` entry: extract what they read (once), fit or read each from the
-/// cache, export its tables into the run's folder and record its summary.
-fn run_factors(
-    spec: &ExperimentSpec,
-    data: &LoadedData,
-    split: &Split,
-    store: &Store,
-    cache: &StageCache,
-    run: RunId,
-) -> Result<Vec<FactorReport>, PipelineError> {
-    let d = &data.dataset;
-    let uses = |f: &dyn Fn(FactorFeature) -> bool| spec.factors.iter().any(|x| f(x.features));
-    let frames: Option<FrameSet> = uses(&|f| f.is_frame_level()).then(|| {
-        extract_frames(
-            d,
-            &FeatureStage::new(&spec.factor_frontend, &spec.descriptors),
-            cache,
-        )
-    });
-    // Served from the track cache when the model already read descriptors.
-    let descriptors: Option<TrackFeatures> =
-        uses(&|f| f == FactorFeature::Descriptors).then(|| {
-            features::extract(
-                d,
-                &FeatureStage::new(&spec.frontend, &spec.descriptors),
-                TrackFeatureSet::Descriptors,
-                Some(cache),
-            )
-        });
-    let fma_features = match spec.dataset.fma.as_ref() {
-        Some(f) if uses(&|f| f == FactorFeature::FmaFeatures) => {
-            let (names, table) =
-                fma::load_features(&f.root.join("fma_metadata").join("features.csv"))?;
-            Some(features::from_table(d, names, &table))
-        }
-        _ => None,
+/// The tracks the baseline's features left out, and what computing them took.
+fn record_features(
+    rec: &mut StoreRecorder,
+    rows: &TrackTable,
+    tracks: Option<&stages::features::TrackFeatures>,
+) -> Result<(), StageError> {
+    use crate::record::{ModelName, SplitKey};
+    use crate::stages::Recorder;
+    rec.skipped(&rows.skipped)?;
+    let with_rows = rows.rows.iter().filter(|r| r.is_some()).count();
+    let (seconds, hits, computed) = match tracks {
+        Some(t) => (t.audio_seconds, t.cache_hits, t.computed),
+        None => (0.0, 0, with_rows),
     };
-    let inputs = FactorInputs {
-        dataset: d,
-        split,
-        frames: frames.as_ref(),
-        descriptors: descriptors.as_ref(),
-        fma_features: fma_features.as_ref(),
-    };
-    let mut out = Vec::new();
-    for f in &spec.factors {
-        let started = Instant::now();
-        let fail = |source| PipelineError::Factor {
-            name: f.name.clone(),
-            source,
-        };
-        let outcome = run_factor(f, &inputs, cache, &Device::Cpu).map_err(fail)?;
-        let table = &outcome.table;
-        let dir = store.run_dir(run).join("factors").join(&f.name);
-        table.export(d, &dir).map_err(fail)?;
-        let nmi = data.truth.as_ref().map(|truth| {
-            let groups: Vec<usize> = table
-                .artists
-                .iter()
-                .map(|a| truth.artist_group[a])
-                .collect();
-            normalized_mutual_information(&groups, &table.argmax())
-        });
-        let s = &table.summary;
-        let seconds = started.elapsed().as_secs_f64();
-        let mut m: Vec<(String, f64)> = vec![
-            ("perplexity".into(), s.lda.perplexity),
-            ("lda_iterations".into(), s.lda.iterations as f64),
-            ("vocabulary".into(), s.vocabulary as f64),
-            ("topics".into(), s.topics as f64),
-            ("fit_tracks".into(), s.fit_tracks as f64),
-            ("fit_artists".into(), s.fit_artists as f64),
-            ("artists".into(), s.artists as f64),
-            ("cache_hit".into(), f64::from(u8::from(outcome.cache_hit))),
-            ("seconds".into(), seconds),
-        ];
-        if let Some(p) = s.held_out_perplexity {
-            m.push(("held_out_perplexity".into(), p));
-        }
-        if let Some(k) = &s.kmeans {
-            m.push(("kmeans_inertia".into(), k.inertia));
-            m.push(("kmeans_iterations".into(), k.iterations as f64));
-            m.push(("kmeans_rows".into(), k.rows as f64));
-        }
-        if let Some(v) = nmi {
-            m.push(("nmi_artist_group".into(), v));
-        }
-        for (k, (n, w)) in s.topic_artists.iter().zip(&s.topic_weight).enumerate() {
-            m.push((format!("topic_artists.{k}"), *n as f64));
-            m.push((format!("topic_weight.{k}"), *w));
-        }
-        let pairs: Vec<(&str, f64)> = m.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        store.record_metrics(run, &format!("agf.{}", f.name), "all", &pairs)?;
-        store.record_facts(
-            run,
-            &[(
-                format!("factor.{}.dir", f.name).as_str(),
-                dir.display().to_string(),
-            )],
-        )?;
-        tracing::info!(factor = %f.name, perplexity = s.lda.perplexity, ?nmi, seconds, "factor done");
-        out.push(FactorReport {
-            summary: s.clone(),
-            nmi_artist_group: nmi,
-            cache_hit: outcome.cache_hit,
-            seconds,
-            dir,
-            table: outcome.table,
-        });
+    rec.metrics(
+        &ModelName::Dataset,
+        SplitKey::All,
+        &[
+            ("skipped_tracks", rows.skipped.len() as f64),
+            ("audio_seconds", seconds),
+            ("feature_dim", rows.dim as f64),
+            ("feature_cache_hits", hits as f64),
+            ("feature_tracks_computed", computed as f64),
+        ],
+    )?;
+    if !rows.skipped.is_empty() {
+        tracing::warn!(
+            "{} tracks skipped; `agf runs` and the store's skipped_tracks table list them",
+            rows.skipped.len()
+        );
     }
-    Ok(out)
+    Ok(())
 }

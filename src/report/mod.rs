@@ -4,14 +4,15 @@
 
 mod charts;
 
-use crate::store::{Store, StoreError};
+use crate::record::{metric, ModelName, RunId, SplitKey};
+use crate::store::{RunStatus, Store, StoreError};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot write the report {}: {source}", path.display())]
+    #[error("cannot write the report {}", path.display())]
     Write {
         path: PathBuf,
         #[source]
@@ -34,7 +35,7 @@ pub struct ReportOutput {
 /// Write `out/index.html` (and the charts as `.svg` beside it) from every run in `store`.
 pub fn write_report(store: &Store, out: &Path) -> Result<ReportOutput, ReportError> {
     charts::register_fonts();
-    let runs = store.list_runs()?;
+    let runs = store.runs()?;
     let scored: Vec<_> = runs.iter().filter(|r| r.log_loss.is_some()).collect();
     let labels: Vec<String> = scored
         .iter()
@@ -85,7 +86,7 @@ pub fn write_report(store: &Store, out: &Path) -> Result<ReportOutput, ReportErr
     let newest = runs
         .iter()
         .rev()
-        .find(|r| r.status == "done")
+        .find(|r| r.status == RunStatus::Done)
         .or(runs.last());
     let models = match newest {
         Some(r) => model_section(store, r.id)?,
@@ -114,7 +115,7 @@ pub fn write_report(store: &Store, out: &Path) -> Result<ReportOutput, ReportErr
     html.push_str(&format!(
         "<p>Generated {} from <code>{}</code>: {} runs, {} with test metrics. Log loss is the challenge's primary metric.</p>\n",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        escape(&store.path().display().to_string()),
+        escape(&store.location()),
         runs.len(),
         scored.len()
     ));
@@ -124,7 +125,7 @@ pub fn write_report(store: &Store, out: &Path) -> Result<ReportOutput, ReportErr
             "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\"><code>{}</code></td></tr>\n",
             r.id,
             escape(&r.name),
-            escape(&r.status),
+            r.status,
             escape(&r.started_at),
             r.log_loss.map(|v| format!("{v:.4}")).unwrap_or_else(|| "—".into()),
             r.macro_f1.map(|v| format!("{v:.4}")).unwrap_or_else(|| "—".into()),
@@ -149,7 +150,7 @@ pub fn write_report(store: &Store, out: &Path) -> Result<ReportOutput, ReportErr
         }
         html.push_str(&m.html);
     }
-    let factors = store.factor_summaries()?;
+    let factors = store.factor_rows()?;
     if !factors.is_empty() {
         html.push_str("<h2>Artist Group Factors</h2>\n<p>NMI: agreement of each artist's largest topic with the latent artist group (generated worlds only). Perplexity: scikit-learn's bound on the fitted bags; held-out: on the artists left out of the fit.</p>\n");
         html.push_str("<table><tr><th>run</th><th class=\"l\">factor</th><th>words</th><th>topics</th><th>perplexity</th><th>held-out perplexity</th><th>NMI</th></tr>\n");
@@ -186,22 +187,22 @@ struct ModelSection {
     curves: String,
 }
 
-fn model_section(
-    store: &Store,
-    run: crate::store::RunId,
-) -> Result<Option<ModelSection>, ReportError> {
+fn model_section(store: &Store, run: RunId) -> Result<Option<ModelSection>, ReportError> {
     let metrics = store.metrics(run)?;
-    let value = |model: &str, split: &str, name: &str| {
+    let value = |model: &ModelName, split: SplitKey, name: &str| {
+        let model = model.to_string();
         metrics
             .iter()
-            .find(|m| m.model == model && m.split == split && m.name == name)
+            .find(|m| m.model == model && m.split == split.as_str() && m.name == name)
             .and_then(|m| m.value)
     };
     // Every trained model (in training order), then any other model scored on genre.
-    let mut models: Vec<String> = store.epoch_models(run)?;
+    let mut models: Vec<ModelName> = store.epoch_models(run)?;
     for m in &metrics {
-        if m.split == "test" && m.name == "log_loss" && !models.contains(&m.model) {
-            models.push(m.model.clone());
+        if m.split == SplitKey::Test.as_str() && m.name == metric::LOG_LOSS {
+            if let Some(name) = ModelName::parse(&m.model).filter(|n| !models.contains(n)) {
+                models.push(name);
+            }
         }
     }
     if models.len() < 2 {
@@ -223,16 +224,16 @@ fn model_section(
             .min_by(|a, b| a.validation_loss.total_cmp(&b.validation_loss));
         html.push_str(&format!(
             "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            escape(model),
+            escape(&model.to_string()),
             best.map(|e| e.epoch.to_string())
                 .unwrap_or_else(|| "—".into()),
             epochs.len(),
             num(best.map(|e| e.validation_loss), 4),
-            num(value(model, "test", "log_loss"), 4),
-            num(value(model, "test", "macro_f1"), 4),
-            num(value(model, "test", "accuracy"), 4),
-            num(value(model, crate::pipeline::CLEAN_TEST, "log_loss"), 4),
-            num(value(model, crate::pipeline::CLEAN_TEST, "macro_f1"), 4),
+            num(value(model, SplitKey::Test, metric::LOG_LOSS), 4),
+            num(value(model, SplitKey::Test, metric::MACRO_F1), 4),
+            num(value(model, SplitKey::Test, metric::ACCURACY), 4),
+            num(value(model, SplitKey::TestClean, metric::LOG_LOSS), 4),
+            num(value(model, SplitKey::TestClean, metric::MACRO_F1), 4),
         ));
     }
     html.push_str("</table>\n");
@@ -240,7 +241,7 @@ fn model_section(
     // full-batch epochs would flatten them).
     let mut series = Vec::new();
     for model in store.epoch_models(run)? {
-        if model == crate::pipeline::BASELINE_MODEL {
+        if model == ModelName::Baseline {
             continue;
         }
         let pts: Vec<(f64, f64)> = store
@@ -248,7 +249,7 @@ fn model_section(
             .iter()
             .map(|e| (e.epoch as f64, e.validation_loss))
             .collect();
-        series.push((model, pts));
+        series.push((model.to_string(), pts));
     }
     if series.is_empty() {
         return Ok(Some(ModelSection {

@@ -11,8 +11,8 @@
 //!
 //! Every file is written to a temporary name and renamed into place.
 
+use super::wav::encode_pcm16;
 use super::SyntheticWorld;
-use crate::audio::wav::encode_pcm16;
 use crate::data::split::SplitName;
 use crate::data::{Dataset, GenreId};
 use crate::fsutil::write_atomic;
@@ -46,13 +46,13 @@ pub const TRACKS_COLUMNS: [(&str, &str); 52] = [
 
 #[derive(Debug, thiserror::Error)]
 pub enum SynthWriteError {
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}", path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot encode {}: {source}", path.display())]
+    #[error("cannot encode {}", path.display())]
     Csv {
         path: PathBuf,
         #[source]
@@ -136,7 +136,7 @@ pub fn write(
         .tracks
         .par_iter()
         .map(|t| {
-            let clip = d.audio.load(t).map_err(|e| SynthWriteError::Audio {
+            let clip = world.render(t).map_err(|e| SynthWriteError::Audio {
                 track: t.id.0,
                 reason: e.to_string(),
             })?;

@@ -24,10 +24,11 @@
 
 pub mod fma_layout;
 pub mod sound;
+pub mod wav;
 
 use super::{
     AlbumId, ArtistId, AudioError, AudioSource, Clip, Dataset, Genre, GenreId, GenreNode, Track,
-    TrackId,
+    TrackAudio, TrackId,
 };
 use crate::rng::Rng;
 use crate::spec::SyntheticSpec;
@@ -153,6 +154,11 @@ impl SyntheticWorld {
     /// The truth: only evaluation and audit code should ask for it.
     pub fn ground_truth(&self) -> &GroundTruth {
         &self.truth
+    }
+
+    /// A track's clip, at the world's sample rate.
+    pub fn render(&self, track: &Track) -> Result<Clip, AudioError> {
+        Ok(self.sounds.render(self.sounds.index(track)?, track.id))
     }
 
     /// Hand the dataset to the pipeline and keep the truth for evaluation.
@@ -370,12 +376,7 @@ fn build(spec: &SyntheticSpec, seed: u64, key: &str) -> WorldMeta {
         t.official_split = Some(s);
     }
     let index = tracks.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
-    let identity = {
-        use sha2::Digest;
-        crate::spec::hex(&sha2::Sha256::digest(
-            format!("v{RENDER_VERSION}:{key}").as_bytes(),
-        ))
-    };
+    let identity = { crate::digest::sha256_hex(format!("v{RENDER_VERSION}:{key}").as_bytes()) };
     let sounds = WorldSounds {
         seed,
         identity,
@@ -405,31 +406,40 @@ fn build(spec: &SyntheticSpec, seed: u64, key: &str) -> WorldMeta {
 /// Renders a track's clip deterministically from (seed, track id).
 struct Renderer(Arc<WorldSounds>);
 
-impl AudioSource for Renderer {
-    fn load(&self, track: &Track) -> Result<Clip, AudioError> {
-        let w = &self.0;
-        let i = *w
-            .index
+impl WorldSounds {
+    fn index(&self, track: &Track) -> Result<usize, AudioError> {
+        self.index
             .get(&track.id)
+            .copied()
             .ok_or_else(|| AudioError::Unavailable {
                 track: track.id,
                 reason: "not a track of this synthetic world".into(),
-            })?;
-        let mut rng = Rng::derive(w.seed, "audio", track.id.0 as u64);
-        Ok(Clip {
-            samples: sound::render(
-                &w.rhythm[i],
-                &w.timbre[i],
-                w.sample_rate,
-                w.samples,
-                &mut rng,
-            ),
-            sample_rate: w.sample_rate,
-        })
+            })
     }
 
-    fn identity(&self, track: &Track) -> Result<String, AudioError> {
-        Ok(format!("synthetic:{}:{}", self.0.identity, track.id))
+    fn render(&self, i: usize, track: TrackId) -> Clip {
+        let mut rng = Rng::derive(self.seed, "audio", track.0 as u64);
+        Clip {
+            samples: sound::render(
+                &self.rhythm[i],
+                &self.timbre[i],
+                self.sample_rate,
+                self.samples,
+                &mut rng,
+            ),
+            sample_rate: self.sample_rate,
+        }
+    }
+}
+
+impl AudioSource for Renderer {
+    fn locate(&self, track: &Track) -> Result<TrackAudio, AudioError> {
+        let i = self.0.index(track)?;
+        let (sounds, id) = (Arc::clone(&self.0), track.id);
+        Ok(TrackAudio::Generated {
+            identity: format!("synthetic:{}:{}", self.0.identity, track.id),
+            render: Box::new(move || sounds.render(i, id)),
+        })
     }
 
     fn describe(&self) -> String {
@@ -465,16 +475,9 @@ mod tests {
         let c = SyntheticWorld::generate(&small(), 6);
         assert_eq!(a.dataset().tracks, b.dataset().tracks);
         let t = &a.dataset().tracks[3];
-        let xa = a.dataset().audio.load(t).unwrap().samples;
-        assert_eq!(xa, b.dataset().audio.load(t).unwrap().samples);
-        assert_ne!(
-            xa,
-            c.dataset()
-                .audio
-                .load(&c.dataset().tracks[3])
-                .unwrap()
-                .samples
-        );
+        let xa = a.render(t).unwrap().samples;
+        assert_eq!(xa, b.render(t).unwrap().samples);
+        assert_ne!(xa, c.render(&c.dataset().tracks[3]).unwrap().samples);
         assert_eq!(xa.len(), 8000);
         assert!(xa.iter().all(|x| x.is_finite() && x.abs() <= 1.0));
     }
@@ -507,6 +510,6 @@ mod tests {
         let w = SyntheticWorld::generate(&small(), 1);
         let mut t = w.dataset().tracks[0].clone();
         t.id = TrackId(99_999);
-        assert!(w.dataset().audio.load(&t).is_err());
+        assert!(w.render(&t).is_err());
     }
 }

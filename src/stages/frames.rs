@@ -1,11 +1,13 @@
-//! Frame-level factor inputs: each track's MFCC, dMFCC and chroma frames under the factor
-//! front end, in the stage cache as one f32 entry per track (`frames/<key>.fr`), and read
-//! back memory-mapped, so that K-Means can stream over any number of frames.
+//! The frame stage: the factors' frame-level inputs, each track's MFCC, dMFCC and chroma
+//! frames under the factor front end, in the stage cache as one f32 entry per track
+//! (`frames/<key>.fr`), read back memory-mapped so that K-Means streams over any number of
+//! frames.
 
-use super::FeatureStage;
+use crate::audio::load::AudioLoader;
 use crate::cache::{encode_frames, frame_parts, CacheKey, EntryBytes, StageCache};
 use crate::data::{Dataset, TrackId};
-use crate::factors::vectors::{decode_f32, BlockVectors, ByteBlock};
+use crate::features::FeatureExtractor;
+use crate::vectors::{decode_f32, BlockVectors, ByteBlock};
 use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -78,7 +80,12 @@ impl FrameSet {
 }
 
 /// Compute (or read from `cache`) the frames of every track, in parallel.
-pub fn extract_frames(dataset: &Dataset, stage: &FeatureStage, cache: &StageCache) -> FrameSet {
+pub fn run(
+    dataset: &Dataset,
+    loader: &AudioLoader,
+    extractor: &FeatureExtractor,
+    cache: &StageCache,
+) -> FrameSet {
     let pb = crate::progress::bar(dataset.tracks.len() as u64, "frames");
     let hits = AtomicUsize::new(0);
     let maps = AtomicUsize::new(0);
@@ -95,11 +102,19 @@ pub fn extract_frames(dataset: &Dataset, stage: &FeatureStage, cache: &StageCach
         .par_iter()
         .map(|track| {
             let r = (|| {
-                let identity = dataset
+                let audio = dataset
                     .audio
-                    .identity(track)
+                    .locate(track)
                     .map_err(|crate::data::AudioError::Unavailable { reason, .. }| reason)?;
-                let key = stage.stage_key(FRAMES_STAGE, FRAMES_VERSION, &identity);
+                let key = CacheKey::new(
+                    FRAMES_STAGE,
+                    FRAMES_VERSION,
+                    &[
+                        loader.identity(&audio)?.as_bytes(),
+                        extractor.params_text().as_bytes(),
+                        crate::simd::kernel_tag(),
+                    ],
+                );
                 if let Some(map) = cache.map(FRAMES_STAGE, &key, "fr") {
                     if let Some(parts) = frame_parts(&map).filter(|p| p.len() == 3) {
                         hits.fetch_add(1, Ordering::Relaxed);
@@ -110,8 +125,9 @@ pub fn extract_frames(dataset: &Dataset, stage: &FeatureStage, cache: &StageCach
                         });
                     }
                 }
-                let samples = stage.samples(dataset, track)?;
-                let f = stage.frames(&samples);
+                let samples = loader.load(audio)?;
+                extractor.check(&samples)?;
+                let f = extractor.frames(&samples);
                 let bytes = encode_frames(&[
                     (f.mfcc.frames, f.mfcc.bins, &f.mfcc.data),
                     (f.dmfcc.frames, f.dmfcc.bins, &f.dmfcc.data),
@@ -152,7 +168,7 @@ pub fn extract_frames(dataset: &Dataset, stage: &FeatureStage, cache: &StageCach
         match r {
             Ok(t) => set.tracks.push(Some(t)),
             Err(reason) => {
-                tracing::warn!(track = %track.id, "no frames: {reason}");
+                tracing::warn!("track {}: no frames: {reason}", track.id);
                 set.skipped.push((track.id, reason));
                 set.tracks.push(None);
             }

@@ -1,0 +1,205 @@
+//! Every subcommand and flag of `agf`, with clap's derive, and the places a command works
+//! in (the run store, the runs' folders, the stage cache) resolved from them once.
+
+use agf::pipeline::RunFolders;
+use agf::spec::DeviceSpec;
+use agf::store::StoreLocation;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "agf",
+    version,
+    about = "Artist Group Factors: genre recognition experiments from TOML to SQLite to reports"
+)]
+pub struct Cli {
+    /// The run store (a SQLite file).
+    #[arg(long, global = true, env = "AGF_DB", default_value = "runs/agf.sqlite")]
+    pub db: String,
+    /// Where runs keep their files (checkpoints, predictions, factor tables); the run
+    /// store's folder when omitted.
+    #[arg(long, global = true, env = "AGF_RUNS")]
+    pub runs: Option<PathBuf>,
+    /// The stage cache; `cache/` beside the run store when omitted.
+    #[arg(long, global = true, env = "AGF_CACHE")]
+    pub cache: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where a command reads and writes.
+pub struct Places {
+    pub store: StoreLocation,
+    pub runs: PathBuf,
+    pub cache: PathBuf,
+}
+
+impl Places {
+    pub fn folders(&self) -> RunFolders {
+        RunFolders::new(&self.runs)
+    }
+}
+
+impl Cli {
+    pub fn places(&self) -> Places {
+        let store = StoreLocation::parse(&self.db);
+        let beside = match &store {
+            StoreLocation::Sqlite(path) => path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(".")),
+        };
+        Places {
+            runs: self.runs.clone().unwrap_or_else(|| beside.clone()),
+            cache: self.cache.clone().unwrap_or_else(|| beside.join("cache")),
+            store,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the experiment a spec describes and record it in the store.
+    Run {
+        /// The experiment spec (TOML), e.g. experiments/quickstart.toml.
+        spec: PathBuf,
+    },
+    /// Resume a run that was killed or failed: cached stages are reused, each net continues
+    /// from its last checkpoint, and the run ends with the metrics an uninterrupted run has.
+    Resume {
+        /// The run's id, as `agf runs` lists it.
+        run: i64,
+    },
+    /// List the runs in the store.
+    Runs {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Summarise a spec's dataset and split: counts per split and genre, leakage, left-out tracks.
+    Data {
+        spec: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Also decode every audio file and list those that cannot be read.
+        #[arg(long)]
+        check_audio: bool,
+    },
+    /// Write every track's features as .npy files (readable by numpy) under --out.
+    Extract {
+        spec: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Measure throughput (printed, never asserted).
+    Bench {
+        #[command(subcommand)]
+        what: Bench,
+    },
+    /// Write a spec's synthetic world in FMA's on-disk layout (metadata CSVs and WAV audio).
+    Synth {
+        /// A spec with `source = "synthetic"`.
+        spec: PathBuf,
+        /// Folder to write `fma_metadata/` and `fma_<subset>/` into.
+        #[arg(long)]
+        out: PathBuf,
+        /// Subset name: fills `set.subset` and names the audio folder.
+        #[arg(long, default_value = "medium")]
+        subset: String,
+    },
+    /// Write an HTML report comparing the runs in the store.
+    Report {
+        /// Folder for index.html and its charts.
+        #[arg(long, default_value = "reports/latest")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum Bench {
+    /// Front-end throughput (decode, resample, log-mel + MFCC + delta), one core and all
+    /// cores, side by side with librosa when python3 has it.
+    Frontend {
+        /// Number of clips.
+        #[arg(long, default_value_t = 16)]
+        clips: usize,
+        /// Seconds per clip.
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
+        /// Skip the librosa comparison.
+        #[arg(long)]
+        no_librosa: bool,
+    },
+    /// Training and inference throughput of the won2018 CNN, side by side with PyTorch.
+    Cnn {
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// Timed steps (after one warm-up step).
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// cpu or cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceSpec,
+        /// Skip the PyTorch comparison.
+        #[arg(long)]
+        no_torch: bool,
+    },
+    /// K-Means (Lloyd) and LDA side by side with scikit-learn when python3 has it.
+    Factors(FactorArgs),
+    /// Parse a generated tracks.csv of FMA's full size (106,574 rows).
+    Metadata {
+        #[arg(long, default_value_t = 106_574)]
+        rows: usize,
+    },
+}
+
+#[derive(Args)]
+pub struct FactorArgs {
+    /// MFCC frames to cluster.
+    #[arg(long, default_value_t = 200_000)]
+    rows: usize,
+    #[arg(long, default_value_t = 256)]
+    clusters: usize,
+    /// K-Means fits (seeds) per tool.
+    #[arg(long, default_value_t = 3)]
+    seeds: usize,
+    /// LDA documents (artists).
+    #[arg(long, default_value_t = 1000)]
+    docs: usize,
+    #[arg(long, default_value_t = 1024)]
+    vocab: usize,
+    #[arg(long, default_value_t = 40)]
+    topics: usize,
+    #[arg(long, default_value_t = 10)]
+    lda_iter: usize,
+    /// Online instead of batch variational Bayes.
+    #[arg(long)]
+    online: bool,
+    /// Skip the scikit-learn comparison.
+    #[arg(long)]
+    no_sklearn: bool,
+}
+
+impl From<FactorArgs> for agf::bench::FactorBench {
+    fn from(a: FactorArgs) -> Self {
+        agf::bench::FactorBench {
+            rows: a.rows,
+            clusters: a.clusters,
+            seeds: a.seeds,
+            docs: a.docs,
+            vocab: a.vocab,
+            topics: a.topics,
+            lda_iter: a.lda_iter,
+            online: a.online,
+            sklearn: !a.no_sklearn,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}

@@ -1,0 +1,135 @@
+//! The baseline stage: the classical model (multinomial logistic regression, the FMA
+//! paper's) on standardised track-level features, trained on the training split with early
+//! stopping on the validation split and scored on every split.
+
+use super::data::LoadedData;
+use super::resolve::logreg_params;
+use super::{EpochLog, Recorder, StageError};
+use crate::data::split::SplitName;
+use crate::eval::metrics::evaluate;
+use crate::eval::Evaluation;
+use crate::features::TrackTable;
+use crate::nn::logreg::{Labelled, LogisticRegression, TrainSummary};
+use crate::record::{metric, ModelName, SplitKey};
+use crate::spec::ExperimentSpec;
+use candle_core::Device;
+
+/// The trained baseline and its scores.
+#[derive(Debug, Clone)]
+pub struct BaselineOutcome {
+    pub train: TrainSummary,
+    pub evaluations: Vec<(SplitKey, Evaluation)>,
+    /// Tracks with features in the training, validation and test splits.
+    pub split_sizes: [usize; 3],
+}
+
+/// Row-major features and their labels for one split.
+struct SplitRows {
+    x: Vec<f32>,
+    y: Vec<usize>,
+    /// Dataset positions of the rows.
+    index: Vec<usize>,
+}
+
+fn gather(data: &LoadedData, which: SplitName, table: &TrackTable, labels: &[usize]) -> SplitRows {
+    let mut rows = SplitRows {
+        x: Vec::new(),
+        y: Vec::new(),
+        index: Vec::new(),
+    };
+    for i in data.split.indices(which) {
+        if let Some(row) = &table.rows[i] {
+            rows.x.extend_from_slice(row);
+            rows.y.push(labels[i]);
+            rows.index.push(i);
+        }
+    }
+    rows
+}
+
+pub fn run(
+    spec: &ExperimentSpec,
+    data: &LoadedData,
+    table: &TrackTable,
+    rec: &mut dyn Recorder,
+) -> Result<BaselineOutcome, StageError> {
+    let model = ModelName::Baseline;
+    let n_classes = data.dataset.genres.len();
+    // Training (and, if asked, validation) labels carry the injected noise; test labels
+    // never do.
+    let published = data.published();
+    let train = gather(data, SplitName::Train, table, &data.noisy.labels);
+    let validation = gather(data, SplitName::Validation, table, &data.noisy.labels);
+    let test = gather(data, SplitName::Test, table, &published);
+    for (name, part) in [
+        ("train", &train),
+        ("validation", &validation),
+        ("test", &test),
+    ] {
+        if part.y.is_empty() {
+            return Err(StageError::EmptySplit { split: name });
+        }
+    }
+    let params = logreg_params(&spec.model);
+    let mut log = EpochLog::new(rec, model.clone(), params.epochs);
+    let fitted = LogisticRegression::fit(
+        Labelled {
+            x: &train.x,
+            y: &train.y,
+        },
+        Labelled {
+            x: &validation.x,
+            y: &validation.y,
+        },
+        table.dim,
+        n_classes,
+        &params,
+        &Device::Cpu,
+        |e| log.record(e),
+    );
+    log.finish()?;
+    let failed = |source| StageError::Training {
+        model: model.clone(),
+        source,
+    };
+    let (fitted, summary) = fitted.map_err(failed)?;
+    rec.metrics(
+        &model,
+        SplitKey::Train,
+        &[
+            (metric::EPOCHS_RUN, summary.epochs_run as f64),
+            (metric::BEST_EPOCH, summary.best_epoch as f64),
+        ],
+    )?;
+    tracing::info!(
+        "{model}: {} epochs, the best at {} (validation log loss {:.4})",
+        summary.epochs_run,
+        summary.best_epoch,
+        summary.best_validation_loss
+    );
+    let clip = spec.metrics.log_loss_clip;
+    let mut evaluations = Vec::new();
+    for (s, part) in [
+        (SplitKey::Train, &train),
+        (SplitKey::Validation, &validation),
+        (SplitKey::Test, &test),
+    ] {
+        let probs = fitted.predict_proba(&part.x).map_err(failed)?;
+        let e = evaluate(&probs, &part.y, n_classes, clip);
+        rec.evaluation(&model, s, &e)?;
+        evaluations.push((s, e));
+        if let (SplitKey::Test, Some(truth)) = (s, &data.truth) {
+            // The generator knows the true genres: score the same predictions against them,
+            // so that label noise in the test set can be told apart from model error.
+            let clean: Vec<usize> = part.index.iter().map(|&i| truth.true_genre[i]).collect();
+            let e = evaluate(&probs, &clean, n_classes, clip);
+            rec.evaluation(&model, SplitKey::TestClean, &e)?;
+            evaluations.push((SplitKey::TestClean, e));
+        }
+    }
+    Ok(BaselineOutcome {
+        train: summary,
+        evaluations,
+        split_sizes: [train.y.len(), validation.y.len(), test.y.len()],
+    })
+}

@@ -1,0 +1,201 @@
+//! The feature stage: every track's track-level vectors (MFCC statistics, the descriptor
+//! set) and log-mel spectrogram, in parallel, through the stage cache.
+//!
+//! Per track the cache holds the vectors (`track/<key>.vec`, the entry's completion marker)
+//! and the log-mel (`logmel/<key>.lm`, f16, memory-mapped by the nets). A track's key is its
+//! audio's identity, the front end's parameters and the kernel build. A track whose audio
+//! cannot be had is skipped, counted and named; the rest go on. A worker holds one clip at a
+//! time, and only the small vectors are kept.
+
+use crate::audio::load::AudioLoader;
+use crate::cache::{decode_vectors, encode_logmel, encode_vectors, CacheKey, StageCache};
+use crate::data::{Dataset, Track, TrackId};
+use crate::features::{names, FeatureExtractor, TrackTable, TrackVectors};
+use crate::spec::TrackFeatureSet;
+use rayon::prelude::*;
+use std::path::PathBuf;
+
+/// Bumped whenever this stage's output changes for the same inputs.
+pub const STAGE_VERSION: u32 = 3;
+pub const STAGE: &str = "track";
+pub const LOGMEL_STAGE: &str = "logmel";
+
+/// Every track's features, in dataset order (`None` for skipped tracks).
+pub struct TrackFeatures {
+    pub vectors: Vec<Option<TrackVectors>>,
+    /// Each track's cached log-mel entry (for the nets), where there is one.
+    pub logmels: Vec<Option<PathBuf>>,
+    pub skipped: Vec<(TrackId, String)>,
+    /// Seconds of audio analysed (0 for tracks served from the cache).
+    pub audio_seconds: f64,
+    /// Tracks served from the cache, and tracks computed.
+    pub cache_hits: usize,
+    pub computed: usize,
+    n_mfcc: usize,
+}
+
+impl TrackFeatures {
+    /// The rows a feature set reads.
+    pub fn table(&self, set: TrackFeatureSet) -> TrackTable {
+        let names = names(set, self.n_mfcc);
+        TrackTable {
+            dim: names.len(),
+            names,
+            rows: self
+                .vectors
+                .iter()
+                .map(|v| v.as_ref().map(|v| v.select(set)))
+                .collect(),
+            skipped: self.skipped.clone(),
+        }
+    }
+}
+
+/// One track computed, or served from the cache.
+struct Extracted {
+    vectors: TrackVectors,
+    seconds: f64,
+    logmel: Option<PathBuf>,
+    hit: bool,
+}
+
+/// Run the stage over every track of `dataset`, through `cache` when given.
+pub fn run(
+    dataset: &Dataset,
+    loader: &AudioLoader,
+    extractor: &FeatureExtractor,
+    cache: Option<&StageCache>,
+) -> TrackFeatures {
+    let pb = crate::progress::bar(dataset.tracks.len() as u64, "features");
+    let results: Vec<Result<Extracted, String>> = dataset
+        .tracks
+        .par_iter()
+        .map(|track| {
+            let r = one(dataset, track, loader, extractor, cache);
+            pb.inc(1);
+            r
+        })
+        .collect();
+    pb.finish_and_clear();
+    let mut out = TrackFeatures {
+        vectors: Vec::with_capacity(results.len()),
+        logmels: Vec::with_capacity(results.len()),
+        skipped: Vec::new(),
+        audio_seconds: 0.0,
+        cache_hits: 0,
+        computed: 0,
+        n_mfcc: extractor.frontend().n_mfcc,
+    };
+    for (track, r) in dataset.tracks.iter().zip(results) {
+        match r {
+            Ok(e) => {
+                out.audio_seconds += e.seconds;
+                if e.hit {
+                    out.cache_hits += 1;
+                } else {
+                    out.computed += 1;
+                }
+                out.vectors.push(Some(e.vectors));
+                out.logmels.push(e.logmel);
+            }
+            Err(reason) => {
+                tracing::warn!("track {}: skipped: {reason}", track.id);
+                out.skipped.push((track.id, reason));
+                out.vectors.push(None);
+                out.logmels.push(None);
+            }
+        }
+    }
+    if cache.is_some() {
+        tracing::info!(
+            "feature cache: {} of {} tracks served from the cache, {} computed",
+            out.cache_hits,
+            out.cache_hits + out.computed,
+            out.computed
+        );
+    }
+    out
+}
+
+fn key(extractor: &FeatureExtractor, identity: &str) -> CacheKey {
+    CacheKey::new(
+        STAGE,
+        STAGE_VERSION,
+        &[
+            identity.as_bytes(),
+            extractor.params_text().as_bytes(),
+            crate::simd::kernel_tag(),
+        ],
+    )
+}
+
+fn one(
+    dataset: &Dataset,
+    track: &Track,
+    loader: &AudioLoader,
+    extractor: &FeatureExtractor,
+    cache: Option<&StageCache>,
+) -> Result<Extracted, String> {
+    let audio = dataset
+        .audio
+        .locate(track)
+        .map_err(|crate::data::AudioError::Unavailable { reason, .. }| reason)?;
+    let key = match cache {
+        Some(_) => Some(key(extractor, &loader.identity(&audio)?)),
+        None => None,
+    };
+    if let (Some(c), Some(k)) = (cache, &key) {
+        if let Some(v) = c
+            .read(STAGE, k, "vec")
+            .and_then(|b| decode_vectors(&b))
+            .filter(|v| v.len() == 2)
+        {
+            let mut it = v.into_iter();
+            return Ok(Extracted {
+                vectors: TrackVectors {
+                    mfcc_stats: it.next().expect("two vectors"),
+                    descriptors: it.next().expect("two vectors"),
+                },
+                seconds: 0.0,
+                logmel: Some(c.path(LOGMEL_STAGE, k, "lm")),
+                hit: true,
+            });
+        }
+    }
+    let samples = loader.load(audio)?;
+    extractor.check(&samples)?;
+    let (vectors, log_mel) = extractor.compute(&samples);
+    let mut logmel = None;
+    if let (Some(c), Some(k)) = (cache, &key) {
+        // The log-mel first, the vectors last: the vectors mark the entry complete.
+        let written = c
+            .write(
+                LOGMEL_STAGE,
+                k,
+                "lm",
+                &encode_logmel(log_mel.frames, log_mel.bins, &log_mel.data),
+            )
+            .and_then(|_| {
+                c.write(
+                    STAGE,
+                    k,
+                    "vec",
+                    &encode_vectors(&[&vectors.mfcc_stats, &vectors.descriptors]),
+                )
+            });
+        match written {
+            Ok(_) => logmel = Some(c.path(LOGMEL_STAGE, k, "lm")),
+            // A full disk must not fail the run: the features are in hand.
+            Err(err) => tracing::warn!(
+                "cannot write the feature cache under {}: {err}",
+                c.root().display()
+            ),
+        }
+    }
+    Ok(Extracted {
+        vectors,
+        seconds: extractor.seconds(&samples),
+        logmel,
+        hit: false,
+    })
+}

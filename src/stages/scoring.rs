@@ -1,0 +1,76 @@
+//! Scoring a genre model the same way whichever stage trained it: on the training and
+//! validation tracks against the labels it trained on (injected noise included), on the
+//! test tracks against the labels as published and, for generated worlds, against the true
+//! genres; every track's probabilities go to `predictions/<model>.csv` in the run's folder.
+
+use super::data::LoadedData;
+use super::{Recorder, StageError};
+use crate::eval::metrics::evaluate;
+use crate::eval::Evaluation;
+use crate::record::{ModelName, SplitKey};
+use std::path::PathBuf;
+
+/// Track-level class probabilities of a model, for dataset positions.
+pub type TrackPredictor<'a> = dyn Fn(&[usize]) -> Result<Vec<Vec<f32>>, crate::nn::TrainError> + 'a;
+
+/// The tracks a model is scored on, by split (dataset positions).
+pub struct ScoredTracks<'a> {
+    pub train: &'a [usize],
+    pub validation: &'a [usize],
+    pub test: &'a [usize],
+}
+
+/// Score `model` on every split (and against the true genres when known), record it, and
+/// write its per-track probabilities.
+pub fn score(
+    model: &ModelName,
+    data: &LoadedData,
+    tracks: &ScoredTracks,
+    clip: f64,
+    predict: &TrackPredictor,
+    rec: &mut dyn Recorder,
+) -> Result<Vec<(SplitKey, Evaluation)>, StageError> {
+    let d = &data.dataset;
+    let classes = d.genres.len();
+    let published = data.published();
+    let noisy = &data.noisy.labels;
+    let mut out = Vec::new();
+    let mut csv = format!(
+        "track_id,split,label{}\n",
+        d.genres
+            .iter()
+            .map(|g| format!(",p_{}", g.title.replace(',', " ")))
+            .collect::<String>()
+    );
+    for (split, idx, labels) in [
+        (SplitKey::Train, tracks.train, noisy),
+        (SplitKey::Validation, tracks.validation, noisy),
+        (SplitKey::Test, tracks.test, &published),
+    ] {
+        let probs = predict(idx).map_err(|source| StageError::Training {
+            model: model.clone(),
+            source,
+        })?;
+        for (&i, p) in idx.iter().zip(&probs) {
+            csv.push_str(&format!("{},{split},{}", d.tracks[i].id, labels[i]));
+            for v in p {
+                csv.push_str(&format!(",{v}"));
+            }
+            csv.push('\n');
+        }
+        let flat: Vec<f32> = probs.concat();
+        let y: Vec<usize> = idx.iter().map(|&i| labels[i]).collect();
+        let e = evaluate(&flat, &y, classes, clip);
+        rec.evaluation(model, split, &e)?;
+        out.push((split, e));
+        if let (SplitKey::Test, Some(truth)) = (split, &data.truth) {
+            let clean: Vec<usize> = idx.iter().map(|&i| truth.true_genre[i]).collect();
+            let e = evaluate(&flat, &clean, classes, clip);
+            rec.evaluation(model, SplitKey::TestClean, &e)?;
+            out.push((SplitKey::TestClean, e));
+        }
+    }
+    let path = PathBuf::from("predictions").join(format!("{model}.csv"));
+    rec.file(&path, csv.as_bytes())?;
+    Ok(out)
+}

@@ -1,0 +1,674 @@
+//! The SQLite backend: one file (WAL, busy timeout), schema from `migrations/`.
+//!
+//! The rest of the crate is synchronous (rayon, candle), so the backend owns a small tokio
+//! runtime and blocks on each query.
+
+use super::{
+    Backend, FactorRow, MetricRow, NewRun, RunStatus, RunSummary, StoreError, StoredConfusion,
+    StoredRun,
+};
+use crate::data::TrackId;
+use crate::eval::Evaluation;
+use crate::record::{metric, Epoch, ModelName, RunId, SplitKey};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub struct SqliteStore {
+    rt: tokio::runtime::Runtime,
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A stored epoch as the table holds it.
+#[derive(sqlx::FromRow)]
+struct EpochRow {
+    epoch: i64,
+    train_loss: Option<f64>,
+    validation_loss: Option<f64>,
+    learning_rate: Option<f64>,
+    task: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct FactorMetrics {
+    run_id: RunId,
+    model: String,
+    perplexity: Option<f64>,
+    held_out_perplexity: Option<f64>,
+    nmi_artist_group: Option<f64>,
+    vocabulary: Option<f64>,
+    topics: Option<f64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ConfusionCell {
+    true_index: i64,
+    predicted_index: i64,
+    count: i64,
+}
+
+/// A finite value, or NULL.
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the store at `path` and bring its schema up to date.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(StoreError::Runtime)?;
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let location = path.display().to_string();
+        // Two processes opening a new store at once would both apply the migrations (sqlx
+        // does not lock SQLite for that); an exclusive lock on a sidecar file serialises the
+        // open-and-migrate step across processes. It is released when `_guard` drops.
+        let lock_path = path.with_extension("sqlite.lock");
+        let _guard = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .and_then(|f| f.lock().map(|_| f))
+            .map_err(|source| StoreError::Folder {
+                path: lock_path.clone(),
+                source,
+            })?;
+        // The switch to WAL can still meet a connection of a process that is mid-run;
+        // SQLite reports that as "database is locked" without waiting on the busy timeout.
+        let mut attempt = 0u32;
+        let pool = loop {
+            let result = rt
+                .block_on(
+                    SqlitePoolOptions::new()
+                        .max_connections(2)
+                        .connect_with(options.clone()),
+                )
+                .map_err(|source| StoreError::Open {
+                    location: location.clone(),
+                    source,
+                })
+                .and_then(|pool| {
+                    rt.block_on(sqlx::migrate!("./migrations").run(&pool))
+                        .map(|_| pool)
+                        .map_err(|source| StoreError::Migrate {
+                            location: location.clone(),
+                            source,
+                        })
+                });
+            match result {
+                Ok(pool) => break pool,
+                Err(e) if attempt < 40 && locked(&e) => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(25 * attempt as u64));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        Ok(SqliteStore {
+            rt,
+            pool,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn err(&self, what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+        move |source| StoreError::Query {
+            location: self.location(),
+            what,
+            source,
+        }
+    }
+
+    fn no_such_run(&self, run: RunId) -> StoreError {
+        StoreError::NoSuchRun {
+            location: self.location(),
+            run,
+        }
+    }
+}
+
+/// SQLite's "database is locked", wherever in the chain it is.
+fn locked(e: &StoreError) -> bool {
+    let mut cause: Option<&dyn std::error::Error> = Some(e);
+    while let Some(c) = cause {
+        if c.to_string().contains("database is locked") {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+impl Backend for SqliteStore {
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn start_run(&self, run: &NewRun) -> Result<RunId, StoreError> {
+        self.rt.block_on(async {
+            let what = "starting a run";
+            let mut tx = self.pool.begin().await.map_err(self.err(what))?;
+            let started = now();
+            let id: RunId = sqlx::query_scalar(
+                "INSERT INTO runs (name, status, spec_toml, spec_hash, seed, git_commit, git_dirty,
+                                   crate_version, host, device, headline_model, started_at, heartbeat_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(&run.name)
+            .bind(RunStatus::Running.as_str())
+            .bind(&run.spec_toml)
+            .bind(&run.spec_hash)
+            .bind(run.seed as i64)
+            .bind(&run.git_commit)
+            .bind(run.git_dirty)
+            .bind(&run.crate_version)
+            .bind(&run.host)
+            .bind(&run.device)
+            .bind(run.headline_model.to_string())
+            .bind(&started)
+            .bind(&started)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(self.err(what))?;
+            for (k, v) in &run.params {
+                sqlx::query("INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)")
+                    .bind(id)
+                    .bind(k)
+                    .bind(v)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err("recording parameters"))?;
+            }
+            tx.commit().await.map_err(self.err(what))?;
+            Ok(id)
+        })
+    }
+
+    fn reopen_run(&self, run: RunId) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            sqlx::query(
+                "UPDATE runs SET status = ?, ended_at = NULL, error = NULL, heartbeat_at = ?
+                 WHERE id = ?",
+            )
+            .bind(RunStatus::Running.as_str())
+            .bind(now())
+            .bind(run)
+            .execute(&self.pool)
+            .await
+            .map_err(self.err("reopening a run"))?;
+            Ok(())
+        })
+    }
+
+    fn finish_run(
+        &self,
+        run: RunId,
+        status: RunStatus,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let t = now();
+            sqlx::query(
+                "UPDATE runs SET status = ?, ended_at = ?, heartbeat_at = ?, error = ? WHERE id = ?",
+            )
+            .bind(status.as_str())
+            .bind(&t)
+            .bind(&t)
+            .bind(error)
+            .bind(run)
+            .execute(&self.pool)
+            .await
+            .map_err(self.err("finishing a run"))?;
+            Ok(())
+        })
+    }
+
+    fn record_classes(&self, run: RunId, names: &[String]) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let what = "recording classes";
+            let mut tx = self.pool.begin().await.map_err(self.err(what))?;
+            for (i, name) in names.iter().enumerate() {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO classes (run_id, class_index, name) VALUES (?, ?, ?)",
+                )
+                .bind(run)
+                .bind(i as i64)
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err(what))?;
+            }
+            tx.commit().await.map_err(self.err(what))
+        })
+    }
+
+    fn record_metrics(
+        &self,
+        run: RunId,
+        model: &ModelName,
+        split: SplitKey,
+        values: &[(&str, f64)],
+    ) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let what = "recording metrics";
+            let mut tx = self.pool.begin().await.map_err(self.err(what))?;
+            for (name, value) in values {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO metrics (run_id, model, split, name, value)
+                     VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(run)
+                .bind(model.to_string())
+                .bind(split.as_str())
+                .bind(*name)
+                .bind(finite(*value))
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err(what))?;
+            }
+            tx.commit().await.map_err(self.err(what))
+        })
+    }
+
+    fn record_facts(&self, run: RunId, facts: &[(&str, String)]) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let what = "recording facts";
+            let mut tx = self.pool.begin().await.map_err(self.err(what))?;
+            for (k, v) in facts {
+                sqlx::query("INSERT OR REPLACE INTO facts (run_id, key, value) VALUES (?, ?, ?)")
+                    .bind(run)
+                    .bind(*k)
+                    .bind(v)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err(what))?;
+            }
+            tx.commit().await.map_err(self.err(what))
+        })
+    }
+
+    fn record_skipped(&self, run: RunId, skipped: &[(TrackId, String)]) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let what = "recording skipped tracks";
+            let mut tx = self.pool.begin().await.map_err(self.err(what))?;
+            for (track, reason) in skipped {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO skipped_tracks (run_id, track_id, reason)
+                     VALUES (?, ?, ?)",
+                )
+                .bind(run)
+                .bind(track.0 as i64)
+                .bind(reason)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err(what))?;
+            }
+            tx.commit().await.map_err(self.err(what))
+        })
+    }
+
+    fn record_flips(
+        &self,
+        run: RunId,
+        flips: &[(TrackId, SplitKey, usize, usize)],
+    ) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let what = "recording label flips";
+            let mut tx = self.pool.begin().await.map_err(self.err(what))?;
+            for (track, split, from, to) in flips {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO label_flips (run_id, track_id, split, from_class, to_class)
+                     VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(run)
+                .bind(track.0 as i64)
+                .bind(split.as_str())
+                .bind(*from as i64)
+                .bind(*to as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err(what))?;
+            }
+            tx.commit().await.map_err(self.err(what))
+        })
+    }
+
+    fn record_evaluation(
+        &self,
+        run: RunId,
+        model: &ModelName,
+        split: SplitKey,
+        e: &Evaluation,
+    ) -> Result<(), StoreError> {
+        let scalars = [
+            (metric::LOG_LOSS, e.log_loss),
+            (metric::LOG_LOSS_CLIP, e.log_loss_clip),
+            (metric::MACRO_F1, e.macro_f1),
+            (metric::ACCURACY, e.accuracy),
+            (metric::N_TRACKS, e.n as f64),
+        ];
+        let (model, split) = (model.to_string(), split.as_str());
+        self.rt.block_on(async {
+            let what = "recording an evaluation";
+            let mut tx = self.pool.begin().await.map_err(self.err(what))?;
+            for (name, value) in scalars {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO metrics (run_id, model, split, name, value)
+                     VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(run)
+                .bind(&model)
+                .bind(split)
+                .bind(name)
+                .bind(finite(value))
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err(what))?;
+            }
+            for (c, m) in e.per_class.iter().enumerate() {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO class_metrics
+                     (run_id, model, split, class_index, precision, recall, f1, support)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(run)
+                .bind(&model)
+                .bind(split)
+                .bind(c as i64)
+                .bind(m.precision)
+                .bind(m.recall)
+                .bind(m.f1)
+                .bind(m.support as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err(what))?;
+            }
+            for (t, row) in e.confusion.iter().enumerate() {
+                for (p, &count) in row.iter().enumerate().filter(|(_, c)| **c > 0) {
+                    sqlx::query(
+                        "INSERT OR REPLACE INTO confusion
+                         (run_id, model, split, true_index, predicted_index, count)
+                         VALUES (?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(run)
+                    .bind(&model)
+                    .bind(split)
+                    .bind(t as i64)
+                    .bind(p as i64)
+                    .bind(count as i64)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err(what))?;
+                }
+            }
+            tx.commit().await.map_err(self.err(what))
+        })
+    }
+
+    fn record_epoch(&self, run: RunId, model: &ModelName, e: &Epoch) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let what = "recording an epoch";
+            let mut tx = self.pool.begin().await.map_err(self.err(what))?;
+            sqlx::query(
+                "INSERT OR REPLACE INTO epochs
+                    (run_id, model, epoch, train_loss, validation_loss, learning_rate, task)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(run)
+            .bind(model.to_string())
+            .bind(e.epoch as i64)
+            .bind(finite(e.train_loss))
+            .bind(finite(e.validation_loss))
+            .bind(e.learning_rate)
+            .bind(&e.task)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err(what))?;
+            sqlx::query("UPDATE runs SET heartbeat_at = ? WHERE id = ?")
+                .bind(now())
+                .bind(run)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err(what))?;
+            tx.commit().await.map_err(self.err(what))
+        })
+    }
+
+    fn run_rows(&self) -> Result<Vec<RunSummary>, StoreError> {
+        self.rt.block_on(async {
+            sqlx::query_as(
+                "SELECT r.id, r.name, r.status, r.started_at, r.ended_at, r.spec_hash, r.device,
+                        (SELECT value FROM metrics m WHERE m.run_id = r.id
+                           AND m.model = r.headline_model AND m.split = ? AND m.name = ?) AS log_loss,
+                        (SELECT value FROM metrics m WHERE m.run_id = r.id
+                           AND m.model = r.headline_model AND m.split = ? AND m.name = ?) AS macro_f1
+                 FROM runs r ORDER BY r.id",
+            )
+            .bind(SplitKey::Test.as_str())
+            .bind(metric::LOG_LOSS)
+            .bind(SplitKey::Test.as_str())
+            .bind(metric::MACRO_F1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("listing runs"))
+        })
+    }
+
+    fn run_row(&self, run: RunId) -> Result<StoredRun, StoreError> {
+        self.rt.block_on(async {
+            sqlx::query_as(
+                "SELECT id, name, status, spec_toml, spec_hash, error FROM runs WHERE id = ?",
+            )
+            .bind(run)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err("reading a run"))?
+            .ok_or_else(|| self.no_such_run(run))
+        })
+    }
+
+    fn metrics(&self, run: RunId) -> Result<Vec<MetricRow>, StoreError> {
+        self.rt.block_on(async {
+            sqlx::query_as(
+                "SELECT model, split, name, value FROM metrics WHERE run_id = ?
+                 ORDER BY model, split, name",
+            )
+            .bind(run)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading metrics"))
+        })
+    }
+
+    fn metric(
+        &self,
+        run: RunId,
+        model: &ModelName,
+        split: SplitKey,
+        name: &str,
+    ) -> Result<Option<f64>, StoreError> {
+        self.rt.block_on(async {
+            let value: Option<Option<f64>> = sqlx::query_scalar(
+                "SELECT value FROM metrics WHERE run_id = ? AND model = ? AND split = ? AND name = ?",
+            )
+            .bind(run)
+            .bind(model.to_string())
+            .bind(split.as_str())
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err("reading a metric"))?;
+            Ok(value.flatten())
+        })
+    }
+
+    fn skipped(&self, run: RunId) -> Result<Vec<(TrackId, String)>, StoreError> {
+        self.rt.block_on(async {
+            let rows: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT track_id, reason FROM skipped_tracks WHERE run_id = ? ORDER BY track_id",
+            )
+            .bind(run)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading skipped tracks"))?;
+            Ok(rows
+                .into_iter()
+                .map(|(t, r)| (TrackId(t as u32), r))
+                .collect())
+        })
+    }
+
+    fn epoch_models(&self, run: RunId) -> Result<Vec<ModelName>, StoreError> {
+        self.rt.block_on(async {
+            let names: Vec<String> = sqlx::query_scalar(
+                "SELECT model FROM epochs WHERE run_id = ? GROUP BY model ORDER BY MIN(rowid)",
+            )
+            .bind(run)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading epochs"))?;
+            Ok(names.iter().filter_map(|m| ModelName::parse(m)).collect())
+        })
+    }
+
+    fn epochs(&self, run: RunId, model: &ModelName) -> Result<Vec<Epoch>, StoreError> {
+        self.rt.block_on(async {
+            let rows: Vec<EpochRow> = sqlx::query_as(
+                "SELECT epoch, train_loss, validation_loss, learning_rate, task FROM epochs
+                 WHERE run_id = ? AND model = ? ORDER BY epoch",
+            )
+            .bind(run)
+            .bind(model.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading epochs"))?;
+            Ok(rows
+                .into_iter()
+                .map(|r| Epoch {
+                    epoch: r.epoch as usize,
+                    train_loss: r.train_loss.unwrap_or(f64::NAN),
+                    validation_loss: r.validation_loss.unwrap_or(f64::NAN),
+                    learning_rate: r.learning_rate,
+                    task: r.task,
+                })
+                .collect())
+        })
+    }
+
+    fn confusion(&self, run: Option<RunId>) -> Result<Option<StoredConfusion>, StoreError> {
+        self.rt.block_on(async {
+            let row: Option<(RunId, Option<String>)> = match run {
+                Some(id) => Some(
+                    sqlx::query_as("SELECT id, headline_model FROM runs WHERE id = ?")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(self.err("finding a run"))?
+                        .ok_or_else(|| self.no_such_run(id))?,
+                ),
+                None => sqlx::query_as(
+                    "SELECT id, headline_model FROM runs WHERE status = ? ORDER BY id DESC LIMIT 1",
+                )
+                .bind(RunStatus::Done.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(self.err("finding the newest run"))?,
+            };
+            let Some((id, Some(model))) = row else {
+                return Ok(None);
+            };
+            let Some(model_name) = ModelName::parse(&model) else {
+                return Ok(None);
+            };
+            let classes: Vec<String> = sqlx::query_scalar(
+                "SELECT name FROM classes WHERE run_id = ? ORDER BY class_index",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading classes"))?;
+            let n = classes.len();
+            let mut matrix = vec![vec![0usize; n]; n];
+            let cells: Vec<ConfusionCell> = sqlx::query_as(
+                "SELECT true_index, predicted_index, count FROM confusion
+                 WHERE run_id = ? AND model = ? AND split = ?",
+            )
+            .bind(id)
+            .bind(&model)
+            .bind(SplitKey::Test.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading a confusion matrix"))?;
+            for c in cells {
+                let (t, p) = (c.true_index as usize, c.predicted_index as usize);
+                if t < n && p < n {
+                    matrix[t][p] = c.count as usize;
+                }
+            }
+            Ok(Some(StoredConfusion {
+                run: id,
+                model: model_name,
+                split: SplitKey::Test,
+                classes,
+                matrix,
+            }))
+        })
+    }
+
+    fn factor_rows(&self) -> Result<Vec<FactorRow>, StoreError> {
+        self.rt.block_on(async {
+            let rows: Vec<FactorMetrics> = sqlx::query_as(
+                "SELECT run_id, model,
+                        max(CASE WHEN name = ? THEN value END) AS perplexity,
+                        max(CASE WHEN name = ? THEN value END) AS held_out_perplexity,
+                        max(CASE WHEN name = ? THEN value END) AS nmi_artist_group,
+                        max(CASE WHEN name = ? THEN value END) AS vocabulary,
+                        max(CASE WHEN name = ? THEN value END) AS topics
+                 FROM metrics WHERE split = ?
+                 GROUP BY run_id, model ORDER BY run_id DESC, model",
+            )
+            .bind(metric::PERPLEXITY)
+            .bind(metric::HELD_OUT_PERPLEXITY)
+            .bind(metric::NMI_ARTIST_GROUP)
+            .bind(metric::VOCABULARY)
+            .bind(metric::TOPICS)
+            .bind(SplitKey::All.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading factor summaries"))?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|r| {
+                    let factor = ModelName::parse(&r.model)?.factor()?.to_string();
+                    Some(FactorRow {
+                        run: r.run_id,
+                        factor,
+                        perplexity: r.perplexity,
+                        held_out_perplexity: r.held_out_perplexity,
+                        nmi_artist_group: r.nmi_artist_group,
+                        vocabulary: r.vocabulary.map(|v| v as usize),
+                        topics: r.topics.map(|v| v as usize),
+                    })
+                })
+                .collect())
+        })
+    }
+}
