@@ -9,7 +9,7 @@ use agf::record::RunId;
 use agf::store::Store;
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::args::{Bench, Cli, Command, Format};
+use cli::args::{Bench, Cli, Command, Format, Subset};
 use cli::print;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -47,7 +47,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Resume { run } => resume(&places, RunId(run)),
         Command::Runs { format } => runs(&places, format),
         Command::Report { out } => report(&places, &out),
-        Command::Synth { spec, out, subset } => synth(&spec, &out, &subset),
+        Command::Synth { spec, out, subset } => synth(&spec, &out, subset),
         Command::Data {
             spec,
             format,
@@ -102,21 +102,15 @@ fn runs(places: &cli::args::Places, format: Format) -> Result<()> {
 
 fn report(places: &cli::args::Places, out: &Path) -> Result<()> {
     let store = open_store(places)?;
-    let written = agf::report::write_report(&store, out)?;
-    println!("wrote {} ({} runs)", written.index.display(), written.runs);
+    print::report(&agf::report::write_report(&store, out)?);
     Ok(())
 }
 
-fn synth(spec_path: &Path, out: &Path, subset: &str) -> Result<()> {
+fn synth(spec_path: &Path, out: &Path, subset: Subset) -> Result<()> {
     use agf::data::synth::{fma_layout, SyntheticWorld};
     let spec = agf::stages::load_spec(spec_path)?;
-    if !["small", "medium", "large", "full"].contains(&subset) {
-        anyhow::bail!(
-            "--subset must be one of small, medium, large, full (FMA's names), got `{subset}`"
-        );
-    }
     let world = SyntheticWorld::generate(&spec.dataset.synthetic, spec.seed);
-    let written = fma_layout::write(&world, out, subset).with_context(|| {
+    let written = fma_layout::write(&world, out, subset.as_str()).with_context(|| {
         format!(
             "writing the world of {} to {}",
             spec_path.display(),
@@ -146,14 +140,14 @@ fn extract(spec_path: &Path, out: &Path) -> Result<()> {
 }
 
 fn bench(what: Bench) -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("agf-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let scratch = agf::bench::Scratch::new()?;
+    let dir = scratch.path();
     let report = match what {
         Bench::Frontend {
             clips,
             seconds,
             no_librosa,
-        } => agf::bench::frontend(&dir, clips, seconds, !no_librosa),
+        } => agf::bench::frontend(dir, clips, seconds, !no_librosa),
         Bench::Cnn {
             batch,
             steps,
@@ -161,12 +155,11 @@ fn bench(what: Bench) -> Result<()> {
             no_torch,
         } => {
             let device = agf::nn::device(device)?;
-            agf::bench::cnn(&dir, batch, steps, &device, !no_torch)
+            agf::bench::cnn(dir, batch, steps, &device, !no_torch)
         }
-        Bench::Factors(b) => agf::bench::factors(&dir, &b.into()),
-        Bench::Metadata { rows } => agf::bench::metadata(&dir, rows).map_err(|e| e.to_string()),
+        Bench::Factors(b) => agf::bench::factors(dir, &b.into()),
+        Bench::Metadata { rows } => agf::bench::metadata(dir, rows),
     };
-    std::fs::remove_dir_all(&dir).ok();
     print!("{}", report.map_err(anyhow::Error::msg)?);
     Ok(())
 }

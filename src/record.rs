@@ -74,6 +74,30 @@ impl ModelName {
     }
 }
 
+/// A stored name no version of agf writes.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {what} {name:?}")]
+pub struct UnknownName {
+    what: &'static str,
+    name: String,
+}
+
+impl TryFrom<String> for ModelName {
+    type Error = UnknownName;
+    fn try_from(name: String) -> Result<Self, UnknownName> {
+        ModelName::parse(&name).ok_or(UnknownName {
+            what: "model",
+            name,
+        })
+    }
+}
+
+impl Serialize for ModelName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl fmt::Display for ModelName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -128,6 +152,16 @@ impl SplitKey {
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
+    }
+}
+
+impl TryFrom<String> for SplitKey {
+    type Error = UnknownName;
+    fn try_from(name: String) -> Result<Self, UnknownName> {
+        SplitKey::parse(&name).ok_or(UnknownName {
+            what: "split",
+            name,
+        })
     }
 }
 

@@ -103,6 +103,42 @@ fn run_list_report_and_determinism() {
     assert!(leftovers.is_empty());
 }
 
+#[test]
+fn run_folders_go_where_runs_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store/agf.sqlite");
+    let elsewhere = dir.path().join("elsewhere");
+    let spec = write(
+        dir.path(),
+        "tags.toml",
+        &format!("{SMALL}\n[[factors]]\nname = \"tags\"\nfeatures = \"subgenre\"\ntopics = 3\n"),
+    );
+    let o = agf(
+        &db,
+        &[
+            "--runs",
+            elsewhere.to_str().unwrap(),
+            "run",
+            spec.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tables = elsewhere.join("1/factors/tags/artists.csv");
+    assert!(tables.exists(), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("files in {}", elsewhere.join("1").display())),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        !dir.path().join("store/1").exists(),
+        "nothing beside the store"
+    );
+    // The run is done, so the folders' locks say nothing is running there.
+    let listed = agf(&db, &["--runs", elsewhere.to_str().unwrap(), "runs"]);
+    assert!(stdout(&listed).contains(" done "), "{}", stdout(&listed));
+}
+
 fn expect_error(dir: &Path, text: &str, want: &str) {
     let spec = write(dir, "bad.toml", text);
     let o = agf(&dir.join("agf.sqlite"), &["run", spec.to_str().unwrap()]);

@@ -34,25 +34,56 @@ fn module_of(src: &Path, file: &Path) -> Option<String> {
     (!["lib", "main", "cli"].contains(&name.as_str())).then_some(name)
 }
 
-/// Every module a line of code names through `crate::`.
-fn uses(line: &str) -> Vec<String> {
-    let code = line.split("//").next().unwrap_or("");
-    code.match_indices("crate::")
-        .filter(|(i, _)| {
-            // Not part of a longer path such as `other_crate::`.
-            code[..*i]
-                .chars()
-                .last()
-                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
-        })
-        .map(|(i, m)| {
-            code[i + m.len()..]
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect()
-        })
-        .filter(|m: &String| !m.is_empty())
-        .collect()
+/// Every module a file's code names through `crate::`, with its line: `crate::a::…` and
+/// each top-level item of a group `crate::{a, b::c, …}`, even one that spans lines.
+fn uses(text: &str) -> Vec<(usize, String)> {
+    let code: String = text
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (i, m) in code.match_indices("crate::") {
+        // Not part of a longer path such as `other_crate::`.
+        if code[..i]
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        {
+            continue;
+        }
+        let line = code[..i].matches('\n').count() + 1;
+        let rest = &code[i + m.len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let mut depth = 0;
+            let mut item_start = 0;
+            for (k, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        out.push((line, ident(&group[item_start..k])));
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        out.push((line, ident(&group[item_start..k])));
+                        item_start = k + 1;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            out.push((line, ident(rest)));
+        }
+    }
+    out.retain(|(_, m)| !m.is_empty());
+    out
 }
 
 #[test]
@@ -81,16 +112,12 @@ fn every_import_follows_the_flow() {
         };
         let own = rank(&module).unwrap_or_else(|| panic!("{module} is not in ORDER"));
         let text = std::fs::read_to_string(file).unwrap();
-        for (n, line) in text.lines().enumerate() {
-            for used in uses(line) {
-                match rank(&used) {
-                    Some(r) if r > own => violations.push(format!(
-                        "{}:{}: `{module}` uses `{used}`, which comes after it",
-                        file.display(),
-                        n + 1
-                    )),
-                    _ => {}
-                }
+        for (line, used) in uses(&text) {
+            if rank(&used).is_some_and(|r| r > own) {
+                violations.push(format!(
+                    "{}:{line}: `{module}` uses `{used}`, which comes after it",
+                    file.display()
+                ));
             }
         }
     }
@@ -99,14 +126,20 @@ fn every_import_follows_the_flow() {
 
 #[test]
 fn the_checker_sees_what_it_should() {
+    let names = |text: &str| -> Vec<String> { uses(text).into_iter().map(|u| u.1).collect() };
+    assert_eq!(names("use crate::store::Store; // crate::bench"), ["store"]);
     assert_eq!(
-        uses("use crate::store::Store; // crate::bench"),
-        vec!["store"]
+        names("let x = crate::nn::device(crate::spec::DeviceSpec::Cpu);"),
+        ["nn", "spec"]
     );
     assert_eq!(
-        uses("let x = crate::nn::device(crate::spec::DeviceSpec::Cpu);"),
-        vec!["nn", "spec"]
+        uses("use std::io;\nuse crate::{\n    data::Track,\n    stages::{a, b},\n    record,\n};"),
+        [
+            (2, "data".to_string()),
+            (2, "stages".to_string()),
+            (2, "record".to_string())
+        ]
     );
-    assert!(uses("use candle_core::Device;").is_empty());
-    assert!(uses("my_crate::thing").is_empty());
+    assert!(names("use candle_core::Device;").is_empty());
+    assert!(names("my_crate::thing").is_empty());
 }

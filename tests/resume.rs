@@ -3,7 +3,7 @@
 
 mod common;
 
-use agf::record::RunId;
+use agf::record::{ModelName, RunId, SplitKey};
 use agf::store::{MetricRow, RunStatus};
 use common::open_store;
 use std::path::Path;
@@ -122,7 +122,7 @@ fn a_run_killed_mid_epoch_resumes_to_the_uninterrupted_result() {
     child.wait().unwrap();
     let store = open_store(&killed_db);
     assert_eq!(
-        store.run_row(RunId(1)).unwrap().status,
+        store.written_run(RunId(1)).unwrap().status,
         RunStatus::Running,
         "killed runs stay marked running"
     );
@@ -170,8 +170,9 @@ fn a_run_killed_mid_epoch_resumes_to_the_uninterrupted_result() {
     let (m1, e1) = everything(&killed_db);
     let (m2, e2) = everything(&whole_db);
     assert!(
-        m1.iter()
-            .any(|m| m.model == "transfer" && m.split == "test" && m.name == "log_loss"),
+        m1.iter().any(|m| m.model == ModelName::Transfer
+            && m.split == SplitKey::Test
+            && m.name == "log_loss"),
         "{m1:?}"
     );
     assert!(e1.iter().any(|(m, _)| m == "cnn.genre"));

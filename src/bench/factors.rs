@@ -5,6 +5,7 @@
 use super::peak_rss_mb;
 use crate::audio::npy::encode_f32;
 use crate::data::synth::SyntheticWorld;
+use crate::errors::one_line;
 use crate::factors::kmeans::{KMeans, KMeansAlgorithm, KMeansParams};
 use crate::factors::lda::{Corpus, Doc, Lda, LdaMethod, LdaParams};
 use crate::factors::special::gamma;
@@ -159,7 +160,7 @@ pub fn factors(dir: &Path, b: &FactorBench) -> Result<String, String> {
         let mut p = KMeansParams::new(b.clusters, KMeansAlgorithm::Lloyd, s as u64);
         p.max_iter = 300;
         let t = Instant::now();
-        let (_, fit) = KMeans::fit(&vectors, &p, &Device::Cpu).map_err(|e| e.to_string())?;
+        let (_, fit) = KMeans::fit(&vectors, &p, &Device::Cpu).map_err(|e| one_line(&e))?;
         ours.push((t.elapsed().as_secs_f64(), fit.inertia, fit.iterations));
     }
     let summarise = |v: &[(f64, f64, usize)]| {
@@ -196,7 +197,7 @@ pub fn factors(dir: &Path, b: &FactorBench) -> Result<String, String> {
     for seed in 0..b.seeds {
         lp.seed = seed as u64;
         let t = Instant::now();
-        let (_, fit) = Lda::fit(&corpus, &lp).map_err(|e| e.to_string())?;
+        let (_, fit) = Lda::fit(&corpus, &lp).map_err(|e| one_line(&e))?;
         lda_runs.push((t.elapsed().as_secs_f64(), fit.perplexity));
     }
     lp.seed = 0;
@@ -206,7 +207,7 @@ pub fn factors(dir: &Path, b: &FactorBench) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let t = Instant::now();
     pool.install(|| Lda::fit(&corpus, &lp))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| one_line(&e))?;
     let one_thread = t.elapsed().as_secs_f64();
     let mean =
         |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| v.iter().map(f).sum::<f64>() / v.len() as f64;

@@ -121,7 +121,7 @@ fn time_ours(
             let t0 = Instant::now();
             let decoded: Vec<_> = files
                 .par_iter()
-                .map(|f| decode_file(f).map_err(|e| e.to_string()))
+                .map(|f| decode_file(f).map_err(|e| crate::errors::one_line(&e)))
                 .collect::<Result<_, _>>()?;
             let tr = Instant::now();
             let ys: Vec<Vec<f32>> = decoded
@@ -339,9 +339,34 @@ fn stereo_wav(interleaved: &[f32], sr: u32) -> Vec<u8> {
     mono_header
 }
 
+/// A folder for a benchmark's files, removed when dropped.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new() -> std::io::Result<Scratch> {
+        let dir = std::env::temp_dir().join(format!("agf-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Scratch(dir))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Parse a generated `tracks.csv` of `rows` rows (FMA's full size by default): FMA-like
 /// shapes, ~6.5 tracks per album and ~2.5 albums per artist.
-pub fn metadata(dir: &Path, rows: usize) -> Result<String, Box<dyn std::error::Error>> {
+pub fn metadata(dir: &Path, rows: usize) -> Result<String, String> {
+    metadata_inner(dir, rows).map_err(|e| crate::errors::one_line(e.as_ref()))
+}
+
+fn metadata_inner(dir: &Path, rows: usize) -> Result<String, Box<dyn std::error::Error>> {
     use crate::data::synth::fma_layout;
     let spec = SyntheticSpec {
         artists: (rows / 16).max(3),

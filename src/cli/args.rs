@@ -105,8 +105,8 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Subset name: fills `set.subset` and names the audio folder.
-        #[arg(long, default_value = "medium")]
-        subset: String,
+        #[arg(long, value_enum, default_value_t = Subset::Medium)]
+        subset: Subset,
     },
     /// Write an HTML report comparing the runs in the store.
     Report {
@@ -193,6 +193,26 @@ impl From<FactorArgs> for agf::bench::FactorBench {
             lda_iter: a.lda_iter,
             online: a.online,
             sklearn: !a.no_sklearn,
+        }
+    }
+}
+
+/// FMA's subset names.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Subset {
+    Small,
+    Medium,
+    Large,
+    Full,
+}
+
+impl Subset {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subset::Small => "small",
+            Subset::Medium => "medium",
+            Subset::Large => "large",
+            Subset::Full => "full",
         }
     }
 }

@@ -115,7 +115,10 @@ pub fn outcome(o: &RunOutcome, store: &str) {
                 }
             );
         }
-        println!("(factor nets' losses are cross-entropies against their artists' topic vectors)");
+        println!(
+            "(trained on {}; factor nets' losses are cross-entropies against their artists' topic vectors)",
+            o.device
+        );
     }
     if !o.factors.is_empty() {
         println!();
@@ -153,7 +156,10 @@ pub fn outcome(o: &RunOutcome, store: &str) {
         println!("log loss clipped at {:e}", test.log_loss_clip);
     }
     println!();
-    println!("stored in {store}; `agf report` writes reports/latest/index.html");
+    println!(
+        "stored in {store}, files in {}; `agf report` writes reports/latest/index.html",
+        o.dir.display()
+    );
 }
 
 /// The runs of a store.
@@ -328,6 +334,11 @@ fn data_table(s: &DataSummary) {
             }
         }
     }
+}
+
+/// `agf report`.
+pub fn report(r: &agf::report::ReportOutput) {
+    println!("wrote {} ({} runs)", r.index.display(), r.runs);
 }
 
 /// `agf synth`.

@@ -25,11 +25,7 @@ impl SplitName {
     pub const ALL: [SplitName; 3] = [SplitName::Train, SplitName::Validation, SplitName::Test];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            SplitName::Train => "train",
-            SplitName::Validation => "validation",
-            SplitName::Test => "test",
-        }
+        crate::record::SplitKey::from(self).as_str()
     }
 }
 

@@ -17,6 +17,11 @@ pub mod table;
 
 pub use table::{FactorSummary, FactorTable};
 
+/// The authors' dictionary size (AGF-METHOD.md §2).
+pub const AUTHORS_CLUSTERS: usize = 2048;
+/// The authors' number of topics, one AGF's width.
+pub const AUTHORS_TOPICS: usize = 40;
+
 #[derive(Debug, thiserror::Error)]
 pub enum FactorError {
     #[error("{0}")]

@@ -15,6 +15,11 @@ pub struct AdamConfig {
     pub weight_decay: f64,
 }
 
+impl AdamConfig {
+    /// AdamW's decoupled decay when none is given (PyTorch's default).
+    pub const ADAMW_WEIGHT_DECAY: f64 = 0.01;
+}
+
 impl Default for AdamConfig {
     fn default() -> Self {
         AdamConfig {

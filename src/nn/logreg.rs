@@ -125,6 +125,7 @@ impl LogisticRegression {
             if !train_loss.is_finite() {
                 return Err(TrainError::Diverged {
                     epoch,
+                    which: "training",
                     loss: train_loss,
                 });
             }
@@ -134,6 +135,7 @@ impl LogisticRegression {
             if !val_loss.is_finite() {
                 return Err(TrainError::Diverged {
                     epoch,
+                    which: "validation",
                     loss: val_loss,
                 });
             }

@@ -3,10 +3,9 @@
 //! goes into the checkpoint.
 
 /// How the learning rate moves over epochs (`[cnn] lr_schedule = { kind = "…", … }`).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LrSchedule {
     /// The base rate throughout (the authors').
-    #[default]
     Constant,
     /// Multiply by `gamma` every `every` epochs (PyTorch's StepLR).
     Step { every: usize, gamma: f64 },

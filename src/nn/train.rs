@@ -114,8 +114,15 @@ pub enum TrainError {
     Stopped { epoch: usize, batch: usize },
     #[error("cannot train on an empty {0} set")]
     Empty(&'static str),
-    #[error("training diverged at epoch {epoch}: validation loss is {loss}")]
-    Diverged { epoch: usize, loss: f64 },
+    #[error(
+        "training diverged at epoch {epoch}: the {which} loss is {loss}; try a lower learning rate"
+    )]
+    Diverged {
+        epoch: usize,
+        /// "training" or "validation".
+        which: &'static str,
+        loss: f64,
+    },
 }
 
 /// What the checkpoint's sidecar holds besides tensors.
@@ -537,7 +544,11 @@ pub fn train(
             val += t.probability / total_p * track_loss(&pred, t.validation);
         }
         if !val.is_finite() {
-            return Err(TrainError::Diverged { epoch, loss: val });
+            return Err(TrainError::Diverged {
+                epoch,
+                which: "validation",
+                loss: val,
+            });
         }
         let stats = Epoch {
             epoch,

@@ -215,7 +215,11 @@ pub fn train(
         let pred = val_taps.predict(&mlp, cfg.batch_size)?;
         let val = track_loss(&pred, validation);
         if !val.is_finite() {
-            return Err(TrainError::Diverged { epoch, loss: val });
+            return Err(TrainError::Diverged {
+                epoch,
+                which: "validation",
+                loss: val,
+            });
         }
         let stats = Epoch {
             epoch,

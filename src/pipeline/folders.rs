@@ -8,7 +8,7 @@
 
 use crate::record::RunId;
 use crate::store::Liveness;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The folder that holds every run's folder.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,10 +19,6 @@ pub struct RunFolders {
 impl RunFolders {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         RunFolders { root: root.into() }
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     /// Where a run's files go.

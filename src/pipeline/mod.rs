@@ -23,7 +23,7 @@ use crate::stages::baseline::BaselineOutcome;
 use crate::stages::factors::{FactorInputs, FactorOutcome};
 use crate::stages::nets::NetReport;
 use crate::stages::{self, StageError};
-use crate::store::{RunStatus, Store, StoreError};
+use crate::store::{RunEnd, RunStatus, Store, StoreError};
 use candle_core::Device;
 use folders::{LockError, RunLock};
 use recorder::StoreRecorder;
@@ -118,7 +118,7 @@ pub fn run(spec: &Resolved, ws: Workspace) -> Result<RunOutcome, PipelineError> 
         Ok(l) => l,
         Err(e) => {
             ws.store
-                .finish_run(run, RunStatus::Failed, Some(&crate::errors::one_line(&e)))?;
+                .finish_run(run, RunEnd::Failed(&crate::errors::one_line(&e)))?;
             return Err(e);
         }
     };
@@ -174,15 +174,15 @@ fn finish(
 ) -> Result<RunOutcome, PipelineError> {
     match run_stages(spec, ws, run, device) {
         Ok(outcome) => {
-            ws.store.finish_run(run, RunStatus::Done, None)?;
+            ws.store.finish_run(run, RunEnd::Done)?;
             tracing::info!("run {run} done in {:.1} s", outcome.seconds);
             Ok(outcome)
         }
         Err(e) => {
             // Recording the failure must not hide the failure itself.
-            if let Err(store_err) =
-                ws.store
-                    .finish_run(run, RunStatus::Failed, Some(&crate::errors::one_line(&e)))
+            if let Err(store_err) = ws
+                .store
+                .finish_run(run, RunEnd::Failed(&crate::errors::one_line(&e)))
             {
                 tracing::error!(
                     "could not mark run {run} failed: {}",
@@ -280,12 +280,20 @@ fn run_stages(
         true => Some(stages::data::fma_features(spec, &data)?),
         false => None,
     };
-    let baseline_rows: TrackTable = match (&csv, &tracks) {
-        (Some(csv), _) if needs.csv_baseline => csv.clone(),
-        (_, Some(t)) => t.table(spec.model.features),
-        _ => unreachable!("the baseline's features are always computed"),
+    let from_audio: Option<TrackTable> = match (&tracks, needs.csv_baseline) {
+        (Some(t), false) => Some(t.table(spec.model.features)),
+        _ => None,
     };
-    record_features(&mut rec, &baseline_rows, tracks.as_ref())?;
+    let baseline_rows: &TrackTable = from_audio
+        .as_ref()
+        .or(csv.as_ref())
+        .expect("the baseline's features are always computed");
+    stages::features::record(
+        baseline_rows,
+        tracks.as_ref().filter(|_| !needs.csv_baseline),
+        &mut rec,
+    )
+    .map_err(StageError::from)?;
 
     let frames = needs.frames.then(|| {
         let factor_front = FeatureExtractor::new(&spec.factor_frontend, &spec.descriptors);
@@ -305,7 +313,7 @@ fn run_stages(
         fma_features: csv.as_ref(),
     };
     let factors = stages::factors::run(spec, &data, &inputs, ws.cache, &mut rec)?;
-    let baseline = stages::baseline::run(spec, &data, &baseline_rows, &mut rec)?;
+    let baseline = stages::baseline::run(spec, &data, baseline_rows, &mut rec)?;
     let nets = match &tracks {
         Some(t) => stages::nets::run(spec, &data, t, &factors, device, &dir, &mut rec)?,
         None => Vec::new(),
@@ -329,38 +337,4 @@ fn run_stages(
         nets,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// The tracks the baseline's features left out, and what computing them took.
-fn record_features(
-    rec: &mut StoreRecorder,
-    rows: &TrackTable,
-    tracks: Option<&stages::features::TrackFeatures>,
-) -> Result<(), StageError> {
-    use crate::record::{ModelName, SplitKey};
-    use crate::stages::Recorder;
-    rec.skipped(&rows.skipped)?;
-    let with_rows = rows.rows.iter().filter(|r| r.is_some()).count();
-    let (seconds, hits, computed) = match tracks {
-        Some(t) => (t.audio_seconds, t.cache_hits, t.computed),
-        None => (0.0, 0, with_rows),
-    };
-    rec.metrics(
-        &ModelName::Dataset,
-        SplitKey::All,
-        &[
-            ("skipped_tracks", rows.skipped.len() as f64),
-            ("audio_seconds", seconds),
-            ("feature_dim", rows.dim as f64),
-            ("feature_cache_hits", hits as f64),
-            ("feature_tracks_computed", computed as f64),
-        ],
-    )?;
-    if !rows.skipped.is_empty() {
-        tracing::warn!(
-            "{} tracks skipped; `agf runs` and the store's skipped_tracks table list them",
-            rows.skipped.len()
-        );
-    }
-    Ok(())
 }

@@ -190,19 +190,16 @@ struct ModelSection {
 fn model_section(store: &Store, run: RunId) -> Result<Option<ModelSection>, ReportError> {
     let metrics = store.metrics(run)?;
     let value = |model: &ModelName, split: SplitKey, name: &str| {
-        let model = model.to_string();
         metrics
             .iter()
-            .find(|m| m.model == model && m.split == split.as_str() && m.name == name)
+            .find(|m| &m.model == model && m.split == split && m.name == name)
             .and_then(|m| m.value)
     };
     // Every trained model (in training order), then any other model scored on genre.
     let mut models: Vec<ModelName> = store.epoch_models(run)?;
     for m in &metrics {
-        if m.split == SplitKey::Test.as_str() && m.name == metric::LOG_LOSS {
-            if let Some(name) = ModelName::parse(&m.model).filter(|n| !models.contains(n)) {
-                models.push(name);
-            }
+        if m.split == SplitKey::Test && m.name == metric::LOG_LOSS && !models.contains(&m.model) {
+            models.push(m.model.clone());
         }
     }
     if models.len() < 2 {

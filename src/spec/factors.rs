@@ -126,12 +126,11 @@ pub struct FactorSpec {
     /// Names the factor in the store, the cache and exported files (letters, digits, `_`, `-`).
     pub name: String,
     pub features: FactorFeature,
-    /// Dictionary size (ignored for `subgenre`, whose words are genre ids); the authors' 2048.
-    #[serde(default = "default_clusters")]
-    pub clusters: usize,
-    /// The authors' 40.
-    #[serde(default = "default_topics")]
-    pub topics: usize,
+    /// Dictionary size (ignored for `subgenre`, whose words are genre ids).
+    #[serde(default)]
+    pub clusters: Option<usize>,
+    #[serde(default)]
+    pub topics: Option<usize>,
     #[serde(default)]
     pub fit_on: FitOn,
     #[serde(default = "default_bag_norm")]
@@ -145,12 +144,6 @@ pub struct FactorSpec {
     pub lda: LdaSpec,
 }
 
-fn default_clusters() -> usize {
-    2048
-}
-fn default_topics() -> usize {
-    40
-}
 fn default_bag_norm() -> BagNorm {
     BagNorm::PerTrack
 }

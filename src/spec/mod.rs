@@ -8,6 +8,11 @@
 //! layer fills the rest and judges what only it can. A spec is usable once it is
 //! [`Resolved`]: every default written out, so that its canonical text shows every value a
 //! run used and its hash changes when any of them does.
+//!
+//! Enums that only name a choice (a K-Means algorithm, an LDA method, a bag normalisation, a
+//! device) are defined here and used as they are by the modules that act on them. What has
+//! structure and behaviour of its own in `nn` (a net's conv blocks, a learning-rate schedule)
+//! is mirrored here in the shape a file writes it, and converted by `stages::resolve`.
 
 pub mod dataset;
 pub mod factors;

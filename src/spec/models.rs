@@ -154,8 +154,8 @@ pub struct CnnSpec {
     pub learning_rate: Option<f64>,
     /// L2 weight on every conv and dense kernel (in the loss).
     pub l2: Option<f64>,
-    /// AdamW's decoupled decay.
-    pub weight_decay: f64,
+    /// AdamW's decoupled decay (`optimizer = "adamw"` only).
+    pub weight_decay: Option<f64>,
     /// `{ kind = "constant" | "step" | "cosine" | "plateau", … }`.
     pub lr_schedule: Option<LrScheduleSpec>,
     /// Conv blocks replacing the preset's (`[[cnn.blocks]]`).
@@ -181,7 +181,7 @@ impl Default for CnnSpec {
             optimizer: OptimizerKind::Adam,
             learning_rate: None,
             l2: None,
-            weight_decay: 0.0,
+            weight_decay: None,
             lr_schedule: None,
             blocks: None,
         }

@@ -5,7 +5,7 @@
 use super::dataset::{DataSource, NoiseKind};
 use super::factors::FactorFeature;
 use super::frontend::FrontendSpec;
-use super::models::CnnMode;
+use super::models::{CnnMode, OptimizerKind};
 use super::ExperimentSpec;
 
 /// Where problems go: a dotted key and what is wrong with its value.
@@ -273,10 +273,18 @@ fn cnn(spec: &ExperimentSpec, bad: &mut Bad) {
             format!("expected a learning rate > 0, got {lr}"),
         );
     }
-    for (key, v) in [("cnn.l2", c.l2), ("cnn.weight_decay", Some(c.weight_decay))] {
+    for (key, v) in [("cnn.l2", c.l2), ("cnn.weight_decay", c.weight_decay)] {
         if let Some(v) = v.filter(|v| !(v.is_finite() && *v >= 0.0)) {
             bad(key, format!("expected a finite value ≥ 0, got {v}"));
         }
+    }
+    if c.optimizer == OptimizerKind::Adam && c.weight_decay.is_some_and(|w| w != 0.0) {
+        bad(
+            "cnn.weight_decay",
+            "a decoupled weight decay applies only with optimizer = \"adamw\"; Adam's \
+             penalty is `l2`"
+                .into(),
+        );
     }
     let names: std::collections::HashSet<&str> =
         spec.factors.iter().map(|f| f.name.as_str()).collect();
@@ -379,10 +387,10 @@ fn factors(spec: &ExperimentSpec, bad: &mut Bad) {
                 ),
             );
         }
-        if f.features != FactorFeature::Subgenre && f.clusters == 0 {
+        if f.features != FactorFeature::Subgenre && f.clusters == Some(0) {
             bad(&key("clusters"), "expected at least 1 cluster".into());
         }
-        if f.topics == 0 {
+        if f.topics == Some(0) {
             bad(&key("topics"), "expected at least 1 topic".into());
         }
         if f.features == FactorFeature::FmaFeatures && spec.dataset.source != DataSource::Fma {

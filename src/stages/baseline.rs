@@ -11,7 +11,7 @@ use crate::eval::Evaluation;
 use crate::features::TrackTable;
 use crate::nn::logreg::{Labelled, LogisticRegression, TrainSummary};
 use crate::record::{metric, ModelName, SplitKey};
-use crate::spec::ExperimentSpec;
+use crate::spec::Resolved;
 use candle_core::Device;
 
 /// The trained baseline and its scores.
@@ -48,7 +48,7 @@ fn gather(data: &LoadedData, which: SplitName, table: &TrackTable, labels: &[usi
 }
 
 pub fn run(
-    spec: &ExperimentSpec,
+    spec: &Resolved,
     data: &LoadedData,
     table: &TrackTable,
     rec: &mut dyn Recorder,
@@ -62,12 +62,14 @@ pub fn run(
     let validation = gather(data, SplitName::Validation, table, &data.noisy.labels);
     let test = gather(data, SplitName::Test, table, &published);
     for (name, part) in [
-        ("train", &train),
-        ("validation", &validation),
-        ("test", &test),
+        (SplitName::Train, &train),
+        (SplitName::Validation, &validation),
+        (SplitName::Test, &test),
     ] {
         if part.y.is_empty() {
-            return Err(StageError::EmptySplit { split: name });
+            return Err(StageError::EmptySplit {
+                split: name.as_str(),
+            });
         }
     }
     let params = logreg_params(&spec.model);

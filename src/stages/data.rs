@@ -11,7 +11,7 @@ use crate::data::synth::{GroundTruth, SyntheticWorld};
 use crate::data::{Dataset, TrackId};
 use crate::features::TrackTable;
 use crate::record::{ModelName, SplitKey};
-use crate::spec::{DataSource, ExperimentSpec};
+use crate::spec::{DataSource, Resolved};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -37,7 +37,7 @@ impl LoadedData {
 }
 
 /// Load (or generate) the dataset, split it and inject the spec's noise.
-pub fn load(spec: &ExperimentSpec) -> Result<LoadedData, StageError> {
+pub fn load(spec: &Resolved) -> Result<LoadedData, StageError> {
     let (dataset, truth, report, min_seconds) = match spec.dataset.source {
         DataSource::Synthetic => {
             let (dataset, truth) =
@@ -71,7 +71,7 @@ pub fn load(spec: &ExperimentSpec) -> Result<LoadedData, StageError> {
 
 /// FMA's `features.csv` as track rows, when the spec reads it (the baseline's features, or a
 /// factor's words).
-pub fn fma_features(spec: &ExperimentSpec, data: &LoadedData) -> Result<TrackTable, StageError> {
+pub fn fma_features(spec: &Resolved, data: &LoadedData) -> Result<TrackTable, StageError> {
     let f = spec
         .dataset
         .fma
@@ -181,7 +181,7 @@ pub fn record(data: &LoadedData, rec: &mut dyn Recorder) -> Result<Leakage, Stag
 
 fn audio_description(data: &LoadedData) -> String {
     format!(
-        "{}, at {} Hz",
+        "{}; analysed at {} Hz",
         data.dataset.audio.describe(),
         data.loader.sample_rate
     )
@@ -207,7 +207,7 @@ pub struct DataSummary {
 }
 
 /// Load, split and (optionally) read every audio file, without computing anything else.
-pub fn describe(spec: &ExperimentSpec, check_audio: bool) -> Result<DataSummary, StageError> {
+pub fn describe(spec: &Resolved, check_audio: bool) -> Result<DataSummary, StageError> {
     let data = load(spec)?;
     let d = &data.dataset;
     // Reading the audio is the check; no features are computed.

@@ -14,7 +14,7 @@ use crate::factors::fit::{self, TopicParams, TrackWords};
 use crate::factors::{FactorError, FactorTable};
 use crate::features::TrackTable;
 use crate::record::{metric, ModelName, SplitKey};
-use crate::spec::{ExperimentSpec, FactorFeature, FactorSpec, FitOn};
+use crate::spec::{FactorFeature, FactorSpec, FitOn, Resolved};
 use crate::vectors::DenseVectors;
 use candle_core::Device;
 use sha2::{Digest, Sha256};
@@ -23,7 +23,7 @@ use std::time::Instant;
 
 pub const STAGE: &str = "agf";
 /// Bumped whenever a factor's output changes for the same inputs.
-pub const STAGE_VERSION: u32 = 2;
+pub const STAGE_VERSION: u32 = 3;
 
 /// What factors read; each kind is there when some factor uses it.
 pub struct FactorInputs<'a> {
@@ -47,7 +47,7 @@ pub struct FactorOutcome {
 
 /// Fit (or read from the cache) every factor, export its tables and record its summary.
 pub fn run(
-    spec: &ExperimentSpec,
+    spec: &Resolved,
     data: &LoadedData,
     inputs: &FactorInputs,
     cache: &StageCache,
@@ -213,7 +213,7 @@ fn track_words(
     tracing::info!(
         "factor {}: fitting a dictionary of {} words ({:?})",
         f.name,
-        f.clusters,
+        params.clusters,
         params.algorithm
     );
     if let Some(kind) = frame_kind(f.features) {
@@ -233,7 +233,7 @@ fn track_words(
             .collect();
         return Ok(TrackWords {
             tracks,
-            vocabulary: f.clusters,
+            vocabulary: params.clusters,
             kmeans: Some(fitted),
         });
     }
@@ -262,7 +262,7 @@ fn track_words(
             .zip(labels)
             .map(|(i, l)| (i, vec![l]))
             .collect(),
-        vocabulary: f.clusters,
+        vocabulary: params.clusters,
         kmeans: Some(fitted),
     })
 }

@@ -7,10 +7,12 @@
 //! cannot be had is skipped, counted and named; the rest go on. A worker holds one clip at a
 //! time, and only the small vectors are kept.
 
+use super::{RecordError, Recorder};
 use crate::audio::load::AudioLoader;
 use crate::cache::{decode_vectors, encode_logmel, encode_vectors, CacheKey, StageCache};
 use crate::data::{Dataset, Track, TrackId};
 use crate::features::{names, FeatureExtractor, TrackTable, TrackVectors};
+use crate::record::{ModelName, SplitKey};
 use crate::spec::TrackFeatureSet;
 use rayon::prelude::*;
 use std::path::PathBuf;
@@ -198,4 +200,37 @@ fn one(
         logmel,
         hit: false,
     })
+}
+
+/// Record the rows a model reads: the tracks they leave out, their width, and what computing
+/// them took (`computed` None when they were read ready-made, as FMA's `features.csv`).
+pub fn record(
+    rows: &TrackTable,
+    computed: Option<&TrackFeatures>,
+    rec: &mut dyn Recorder,
+) -> Result<(), RecordError> {
+    rec.skipped(&rows.skipped)?;
+    let with_rows = rows.rows.iter().filter(|r| r.is_some()).count();
+    let (seconds, hits, computed) = match computed {
+        Some(t) => (t.audio_seconds, t.cache_hits, t.computed),
+        None => (0.0, 0, with_rows),
+    };
+    rec.metrics(
+        &ModelName::Dataset,
+        SplitKey::All,
+        &[
+            ("skipped_tracks", rows.skipped.len() as f64),
+            ("audio_seconds", seconds),
+            ("feature_dim", rows.dim as f64),
+            ("feature_cache_hits", hits as f64),
+            ("feature_tracks_computed", computed as f64),
+        ],
+    )?;
+    if !rows.skipped.is_empty() {
+        tracing::warn!(
+            "{} tracks skipped; `agf runs` and the store's skipped_tracks table list them",
+            rows.skipped.len()
+        );
+    }
+    Ok(())
 }

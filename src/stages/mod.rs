@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 pub use resolve::{load_spec, parse_spec};
 
 /// Where a stage's measurements go. The pipeline's recorder writes them to the store and
-/// the run's folder; tests may keep them in memory.
+/// the run's folder.
 pub trait Recorder {
     /// The class names, in class-index order.
     fn classes(&mut self, names: &[String]) -> Result<(), RecordError>;

@@ -16,7 +16,7 @@ use crate::nn::train::{self, Example, PatchSource, Task};
 use crate::nn::transfer;
 use crate::nn::Cnn;
 use crate::record::{metric, ModelName, SplitKey};
-use crate::spec::{CnnMode, ExperimentSpec};
+use crate::spec::{CnnMode, Resolved};
 use crate::vectors::{ColumnMoments, Standardizer};
 use candle_core::Device;
 use std::path::Path;
@@ -74,7 +74,7 @@ struct NetPlan {
 /// Train every net, then the transfer model, and score the genre models. Checkpoints go
 /// under `run_dir/checkpoints/`.
 pub fn run(
-    spec: &ExperimentSpec,
+    spec: &Resolved,
     data: &LoadedData,
     feats: &TrackFeatures,
     factors: &[FactorOutcome],

@@ -8,6 +8,7 @@
 
 use crate::factors::kmeans::KMeansParams;
 use crate::factors::lda::LdaParams;
+use crate::factors::{AUTHORS_CLUSTERS, AUTHORS_TOPICS};
 use crate::nn::adam::AdamConfig;
 use crate::nn::cnn::{Activation, ConvBlock};
 use crate::nn::schedule::LrSchedule;
@@ -40,15 +41,17 @@ impl Defaults for StageDefaults {
         let mut problems = Vec::new();
         for f in &mut spec.factors {
             let k = kmeans_params(f);
+            f.clusters = Some(k.clusters);
             f.kmeans.algorithm = Some(k.algorithm);
             f.kmeans.n_init = Some(k.n_init);
             f.kmeans.max_iter = Some(k.max_iter);
             f.kmeans.tol = Some(k.tol);
             f.kmeans.batch_size = Some(k.batch_size);
-            f.kmeans.init_size = k.init_size;
+            // init_size stays as written: omitted means chosen from the rows at fit time.
             f.kmeans.reassignment_ratio = Some(k.reassignment_ratio);
             f.kmeans.max_no_improvement = Some(k.max_no_improvement);
             let l = lda_params(f);
+            f.topics = Some(l.topics);
             f.lda.method = Some(l.method);
             f.lda.doc_topic_prior = Some(l.doc_topic_prior);
             f.lda.topic_word_prior = Some(l.topic_word_prior);
@@ -94,6 +97,7 @@ impl Defaults for StageDefaults {
             c.patch_frames = Some(t.patch_frames);
             c.window_hop = Some(t.window_hop);
             c.learning_rate = Some(t.adam.lr);
+            c.weight_decay = Some(t.adam.weight_decay);
             c.l2 = Some(t.l2);
             c.lr_schedule = Some(schedule_spec(t.schedule));
         }
@@ -162,7 +166,8 @@ pub fn factor_seed(f: &FactorSpec) -> u64 {
 pub fn kmeans_params(f: &FactorSpec) -> KMeansParams {
     let k = &f.kmeans;
     let algorithm = k.algorithm.unwrap_or(KMeansParams::DEFAULT_ALGORITHM);
-    let d = KMeansParams::new(f.clusters, algorithm, factor_seed(f));
+    let clusters = f.clusters.unwrap_or(AUTHORS_CLUSTERS);
+    let d = KMeansParams::new(clusters, algorithm, factor_seed(f));
     KMeansParams {
         n_init: k.n_init.unwrap_or(d.n_init),
         max_iter: k.max_iter.unwrap_or(d.max_iter),
@@ -178,7 +183,7 @@ pub fn kmeans_params(f: &FactorSpec) -> KMeansParams {
 /// A factor's LDA.
 pub fn lda_params(f: &FactorSpec) -> LdaParams {
     let l = &f.lda;
-    let d = LdaParams::new(f.topics, factor_seed(f));
+    let d = LdaParams::new(f.topics.unwrap_or(AUTHORS_TOPICS), factor_seed(f));
     LdaParams {
         method: l.method.unwrap_or(d.method),
         doc_topic_prior: l.doc_topic_prior.unwrap_or(d.doc_topic_prior),
@@ -239,7 +244,8 @@ pub fn train_config(spec: &ExperimentSpec, model: &ModelName) -> TrainConfig {
         adam: AdamConfig {
             lr: c.learning_rate.unwrap_or(d.adam.lr),
             weight_decay: match c.optimizer {
-                OptimizerKind::Adamw => c.weight_decay,
+                OptimizerKind::Adamw => c.weight_decay.unwrap_or(AdamConfig::ADAMW_WEIGHT_DECAY),
+                // Adam's penalty is the L2 term in the loss.
                 OptimizerKind::Adam => 0.0,
             },
             ..d.adam

@@ -71,6 +71,15 @@ impl TryFrom<String> for RunStatus {
     }
 }
 
+/// How a run ended, as its process records it (a killed process records nothing: the
+/// store derives `interrupted`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd<'a> {
+    Done,
+    /// With the reason, one line.
+    Failed(&'a str),
+}
+
 /// Tells whether a run marked `running` still has a process working on it.
 pub trait Liveness: Send + Sync {
     fn is_alive(&self, run: RunId) -> bool;
@@ -160,8 +169,10 @@ pub struct StoredRun {
 /// One stored scalar metric.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct MetricRow {
-    pub model: String,
-    pub split: String,
+    #[sqlx(try_from = "String")]
+    pub model: ModelName,
+    #[sqlx(try_from = "String")]
+    pub split: SplitKey,
     pub name: String,
     /// NULL when the value was not finite.
     pub value: Option<f64>,
@@ -200,12 +211,8 @@ pub trait Backend: Send + Sync {
     fn start_run(&self, run: &NewRun) -> Result<RunId, StoreError>;
     /// Mark a run `running` again (it is being resumed): its end and error are cleared.
     fn reopen_run(&self, run: RunId) -> Result<(), StoreError>;
-    fn finish_run(
-        &self,
-        run: RunId,
-        status: RunStatus,
-        error: Option<&str>,
-    ) -> Result<(), StoreError>;
+    /// Record how a run ended.
+    fn finish_run(&self, run: RunId, end: RunEnd) -> Result<(), StoreError>;
 
     fn record_classes(&self, run: RunId, names: &[String]) -> Result<(), StoreError>;
     /// Scalar metrics (name → value) of one model on one split.
@@ -237,10 +244,11 @@ pub trait Backend: Send + Sync {
     /// Append one epoch of a model and refresh the run's heartbeat.
     fn record_epoch(&self, run: RunId, model: &ModelName, e: &Epoch) -> Result<(), StoreError>;
 
-    /// Every run, oldest first, with its headline test metrics; statuses as written.
-    fn run_rows(&self) -> Result<Vec<RunSummary>, StoreError>;
-    /// One run's spec and status as written.
-    fn run_row(&self, run: RunId) -> Result<StoredRun, StoreError>;
+    /// Every run, oldest first, with its headline test metrics; statuses as written, which
+    /// [`Store::runs`] turns into what a reader should see.
+    fn written_runs(&self) -> Result<Vec<RunSummary>, StoreError>;
+    /// One run's spec and status as written ([`Store::run`] observes it).
+    fn written_run(&self, run: RunId) -> Result<StoredRun, StoreError>;
     /// Every scalar metric of a run, ordered by model, split and name.
     fn metrics(&self, run: RunId) -> Result<Vec<MetricRow>, StoreError>;
     /// One scalar metric, if recorded (and finite).
@@ -315,7 +323,7 @@ impl Store {
 
     /// Every run, oldest first, with its headline test metrics and observed status.
     pub fn runs(&self) -> Result<Vec<RunSummary>, StoreError> {
-        let mut runs = self.backend.run_rows()?;
+        let mut runs = self.backend.written_runs()?;
         for r in &mut runs {
             r.status = self.observed(r.id, r.status);
         }
@@ -324,7 +332,7 @@ impl Store {
 
     /// One run's spec and observed status.
     pub fn run(&self, run: RunId) -> Result<StoredRun, StoreError> {
-        let mut r = self.backend.run_row(run)?;
+        let mut r = self.backend.written_run(run)?;
         r.status = self.observed(r.id, r.status);
         Ok(r)
     }
@@ -390,17 +398,15 @@ mod tests {
             task: Some("genre".into()),
         };
         store.record_epoch(a, &ModelName::Baseline, &epoch).unwrap();
-        store.finish_run(a, RunStatus::Done, None).unwrap();
-        store
-            .finish_run(c, RunStatus::Failed, Some("boom"))
-            .unwrap();
+        store.finish_run(a, RunEnd::Done).unwrap();
+        store.finish_run(c, RunEnd::Failed("boom")).unwrap();
 
         let runs = store.runs().unwrap();
         assert_eq!(runs.len(), 3);
         assert_eq!(runs[0].status, RunStatus::Done);
         assert_eq!(runs[1].status, RunStatus::Interrupted);
         assert_eq!(runs[2].status, RunStatus::Failed);
-        assert_eq!(store.run_row(b).unwrap().status, RunStatus::Running);
+        assert_eq!(store.written_run(b).unwrap().status, RunStatus::Running);
         assert_eq!(store.run(b).unwrap().status, RunStatus::Interrupted);
         assert_eq!(store.run(c).unwrap().error.as_deref(), Some("boom"));
         assert!((runs[0].log_loss.unwrap() - e.log_loss).abs() < 1e-12);

@@ -4,8 +4,8 @@
 //! runtime and blocks on each query.
 
 use super::{
-    Backend, FactorRow, MetricRow, NewRun, RunStatus, RunSummary, StoreError, StoredConfusion,
-    StoredRun,
+    Backend, FactorRow, MetricRow, NewRun, RunEnd, RunStatus, RunSummary, StoreError,
+    StoredConfusion, StoredRun,
 };
 use crate::data::TrackId;
 use crate::eval::Evaluation;
@@ -13,6 +13,8 @@ use crate::record::{metric, Epoch, ModelName, RunId, SplitKey};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+type Insert<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
 pub struct SqliteStore {
     rt: tokio::runtime::Runtime,
@@ -137,12 +139,47 @@ impl SqliteStore {
         }
     }
 
+    /// Run `sql` once per row, binding each with `bind`, all in one transaction: a killed
+    /// process leaves every row or none.
+    fn insert_rows<'q, T>(
+        &self,
+        what: &'static str,
+        sql: &'q str,
+        rows: impl IntoIterator<Item = T>,
+        bind: impl Fn(Insert<'q>, T) -> Insert<'q>,
+    ) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let mut tx = self.pool.begin().await.map_err(self.err(what))?;
+            insert_each(&mut tx, sql, rows, bind)
+                .await
+                .map_err(self.err(what))?;
+            tx.commit().await.map_err(self.err(what))
+        })
+    }
+
     fn no_such_run(&self, run: RunId) -> StoreError {
         StoreError::NoSuchRun {
             location: self.location(),
             run,
         }
     }
+}
+
+/// One metric row; the metrics table is written by evaluations and by plain measurements.
+const METRIC_ROW: &str =
+    "INSERT OR REPLACE INTO metrics (run_id, model, split, name, value) VALUES (?, ?, ?, ?, ?)";
+
+/// Run `sql` once per row inside `tx`.
+async fn insert_each<'q, T>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    sql: &'q str,
+    rows: impl IntoIterator<Item = T>,
+    bind: impl Fn(Insert<'q>, T) -> Insert<'q>,
+) -> Result<(), sqlx::Error> {
+    for row in rows {
+        bind(sqlx::query(sql), row).execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// SQLite's "database is locked", wherever in the chain it is.
@@ -188,15 +225,14 @@ impl Backend for SqliteStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(self.err(what))?;
-            for (k, v) in &run.params {
-                sqlx::query("INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)")
-                    .bind(id)
-                    .bind(k)
-                    .bind(v)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(self.err("recording parameters"))?;
-            }
+            insert_each(
+                &mut tx,
+                "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)",
+                &run.params,
+                |q, (k, v)| q.bind(id).bind(k).bind(v),
+            )
+            .await
+            .map_err(self.err("recording parameters"))?;
             tx.commit().await.map_err(self.err(what))?;
             Ok(id)
         })
@@ -218,12 +254,11 @@ impl Backend for SqliteStore {
         })
     }
 
-    fn finish_run(
-        &self,
-        run: RunId,
-        status: RunStatus,
-        error: Option<&str>,
-    ) -> Result<(), StoreError> {
+    fn finish_run(&self, run: RunId, end: RunEnd) -> Result<(), StoreError> {
+        let (status, error) = match end {
+            RunEnd::Done => (RunStatus::Done, None),
+            RunEnd::Failed(why) => (RunStatus::Failed, Some(why)),
+        };
         self.rt.block_on(async {
             let t = now();
             sqlx::query(
@@ -242,22 +277,12 @@ impl Backend for SqliteStore {
     }
 
     fn record_classes(&self, run: RunId, names: &[String]) -> Result<(), StoreError> {
-        self.rt.block_on(async {
-            let what = "recording classes";
-            let mut tx = self.pool.begin().await.map_err(self.err(what))?;
-            for (i, name) in names.iter().enumerate() {
-                sqlx::query(
-                    "INSERT OR REPLACE INTO classes (run_id, class_index, name) VALUES (?, ?, ?)",
-                )
-                .bind(run)
-                .bind(i as i64)
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-                .map_err(self.err(what))?;
-            }
-            tx.commit().await.map_err(self.err(what))
-        })
+        self.insert_rows(
+            "recording classes",
+            "INSERT OR REPLACE INTO classes (run_id, class_index, name) VALUES (?, ?, ?)",
+            names.iter().enumerate(),
+            |q, (i, name)| q.bind(run).bind(i as i64).bind(name),
+        )
     }
 
     fn record_metrics(
@@ -267,62 +292,37 @@ impl Backend for SqliteStore {
         split: SplitKey,
         values: &[(&str, f64)],
     ) -> Result<(), StoreError> {
-        self.rt.block_on(async {
-            let what = "recording metrics";
-            let mut tx = self.pool.begin().await.map_err(self.err(what))?;
-            for (name, value) in values {
-                sqlx::query(
-                    "INSERT OR REPLACE INTO metrics (run_id, model, split, name, value)
-                     VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(run)
-                .bind(model.to_string())
-                .bind(split.as_str())
-                .bind(*name)
-                .bind(finite(*value))
-                .execute(&mut *tx)
-                .await
-                .map_err(self.err(what))?;
-            }
-            tx.commit().await.map_err(self.err(what))
-        })
+        let model = model.to_string();
+        self.insert_rows(
+            "recording metrics",
+            METRIC_ROW,
+            values,
+            |q, (name, value)| {
+                q.bind(run)
+                    .bind(model.clone())
+                    .bind(split.as_str())
+                    .bind(*name)
+                    .bind(finite(*value))
+            },
+        )
     }
 
     fn record_facts(&self, run: RunId, facts: &[(&str, String)]) -> Result<(), StoreError> {
-        self.rt.block_on(async {
-            let what = "recording facts";
-            let mut tx = self.pool.begin().await.map_err(self.err(what))?;
-            for (k, v) in facts {
-                sqlx::query("INSERT OR REPLACE INTO facts (run_id, key, value) VALUES (?, ?, ?)")
-                    .bind(run)
-                    .bind(*k)
-                    .bind(v)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(self.err(what))?;
-            }
-            tx.commit().await.map_err(self.err(what))
-        })
+        self.insert_rows(
+            "recording facts",
+            "INSERT OR REPLACE INTO facts (run_id, key, value) VALUES (?, ?, ?)",
+            facts,
+            |q, (k, v)| q.bind(run).bind(*k).bind(v),
+        )
     }
 
     fn record_skipped(&self, run: RunId, skipped: &[(TrackId, String)]) -> Result<(), StoreError> {
-        self.rt.block_on(async {
-            let what = "recording skipped tracks";
-            let mut tx = self.pool.begin().await.map_err(self.err(what))?;
-            for (track, reason) in skipped {
-                sqlx::query(
-                    "INSERT OR REPLACE INTO skipped_tracks (run_id, track_id, reason)
-                     VALUES (?, ?, ?)",
-                )
-                .bind(run)
-                .bind(track.0 as i64)
-                .bind(reason)
-                .execute(&mut *tx)
-                .await
-                .map_err(self.err(what))?;
-            }
-            tx.commit().await.map_err(self.err(what))
-        })
+        self.insert_rows(
+            "recording skipped tracks",
+            "INSERT OR REPLACE INTO skipped_tracks (run_id, track_id, reason) VALUES (?, ?, ?)",
+            skipped,
+            |q, (track, reason)| q.bind(run).bind(track.0 as i64).bind(reason),
+        )
     }
 
     fn record_flips(
@@ -330,25 +330,19 @@ impl Backend for SqliteStore {
         run: RunId,
         flips: &[(TrackId, SplitKey, usize, usize)],
     ) -> Result<(), StoreError> {
-        self.rt.block_on(async {
-            let what = "recording label flips";
-            let mut tx = self.pool.begin().await.map_err(self.err(what))?;
-            for (track, split, from, to) in flips {
-                sqlx::query(
-                    "INSERT OR REPLACE INTO label_flips (run_id, track_id, split, from_class, to_class)
-                     VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(run)
-                .bind(track.0 as i64)
-                .bind(split.as_str())
-                .bind(*from as i64)
-                .bind(*to as i64)
-                .execute(&mut *tx)
-                .await
-                .map_err(self.err(what))?;
-            }
-            tx.commit().await.map_err(self.err(what))
-        })
+        self.insert_rows(
+            "recording label flips",
+            "INSERT OR REPLACE INTO label_flips (run_id, track_id, split, from_class, to_class)
+             VALUES (?, ?, ?, ?, ?)",
+            flips,
+            |q, (track, split, from, to)| {
+                q.bind(run)
+                    .bind(track.0 as i64)
+                    .bind(split.as_str())
+                    .bind(*from as i64)
+                    .bind(*to as i64)
+            },
+        )
     }
 
     fn record_evaluation(
@@ -365,60 +359,61 @@ impl Backend for SqliteStore {
             (metric::ACCURACY, e.accuracy),
             (metric::N_TRACKS, e.n as f64),
         ];
+        let cells = e.confusion.iter().enumerate().flat_map(|(t, row)| {
+            row.iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0)
+                .map(move |(p, c)| (t, p, *c))
+        });
         let (model, split) = (model.to_string(), split.as_str());
+        let what = "recording an evaluation";
         self.rt.block_on(async {
-            let what = "recording an evaluation";
             let mut tx = self.pool.begin().await.map_err(self.err(what))?;
-            for (name, value) in scalars {
-                sqlx::query(
-                    "INSERT OR REPLACE INTO metrics (run_id, model, split, name, value)
-                     VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(run)
-                .bind(&model)
-                .bind(split)
-                .bind(name)
-                .bind(finite(value))
-                .execute(&mut *tx)
-                .await
-                .map_err(self.err(what))?;
-            }
-            for (c, m) in e.per_class.iter().enumerate() {
-                sqlx::query(
-                    "INSERT OR REPLACE INTO class_metrics
-                     (run_id, model, split, class_index, precision, recall, f1, support)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(run)
-                .bind(&model)
-                .bind(split)
-                .bind(c as i64)
-                .bind(m.precision)
-                .bind(m.recall)
-                .bind(m.f1)
-                .bind(m.support as i64)
-                .execute(&mut *tx)
-                .await
-                .map_err(self.err(what))?;
-            }
-            for (t, row) in e.confusion.iter().enumerate() {
-                for (p, &count) in row.iter().enumerate().filter(|(_, c)| **c > 0) {
-                    sqlx::query(
-                        "INSERT OR REPLACE INTO confusion
-                         (run_id, model, split, true_index, predicted_index, count)
-                         VALUES (?, ?, ?, ?, ?, ?)",
-                    )
-                    .bind(run)
-                    .bind(&model)
+            insert_each(&mut tx, METRIC_ROW, scalars, |q, (name, value)| {
+                q.bind(run)
+                    .bind(model.clone())
                     .bind(split)
-                    .bind(t as i64)
-                    .bind(p as i64)
-                    .bind(count as i64)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(self.err(what))?;
-                }
-            }
+                    .bind(name)
+                    .bind(finite(value))
+            })
+            .await
+            .map_err(self.err(what))?;
+            insert_each(
+                &mut tx,
+                "INSERT OR REPLACE INTO class_metrics
+                 (run_id, model, split, class_index, precision, recall, f1, support)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                e.per_class.iter().enumerate(),
+                |q, (c, m)| {
+                    q.bind(run)
+                        .bind(model.clone())
+                        .bind(split)
+                        .bind(c as i64)
+                        .bind(m.precision)
+                        .bind(m.recall)
+                        .bind(m.f1)
+                        .bind(m.support as i64)
+                },
+            )
+            .await
+            .map_err(self.err(what))?;
+            insert_each(
+                &mut tx,
+                "INSERT OR REPLACE INTO confusion
+                 (run_id, model, split, true_index, predicted_index, count)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+                cells,
+                |q, (t, p, count)| {
+                    q.bind(run)
+                        .bind(model.clone())
+                        .bind(split)
+                        .bind(t as i64)
+                        .bind(p as i64)
+                        .bind(count as i64)
+                },
+            )
+            .await
+            .map_err(self.err(what))?;
             tx.commit().await.map_err(self.err(what))
         })
     }
@@ -452,7 +447,7 @@ impl Backend for SqliteStore {
         })
     }
 
-    fn run_rows(&self) -> Result<Vec<RunSummary>, StoreError> {
+    fn written_runs(&self) -> Result<Vec<RunSummary>, StoreError> {
         self.rt.block_on(async {
             sqlx::query_as(
                 "SELECT r.id, r.name, r.status, r.started_at, r.ended_at, r.spec_hash, r.device,
@@ -472,7 +467,7 @@ impl Backend for SqliteStore {
         })
     }
 
-    fn run_row(&self, run: RunId) -> Result<StoredRun, StoreError> {
+    fn written_run(&self, run: RunId) -> Result<StoredRun, StoreError> {
         self.rt.block_on(async {
             sqlx::query_as(
                 "SELECT id, name, status, spec_toml, spec_hash, error FROM runs WHERE id = ?",
