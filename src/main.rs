@@ -52,24 +52,36 @@ fn dispatch(cli: Cli) -> Result<()> {
             spec,
             format,
             check_audio,
-        } => data(&spec, format, check_audio),
+            allow_unreadable,
+        } => data(&spec, format, check_audio, allow_unreadable),
         Command::Extract { spec, out } => extract(&spec, &out),
         Command::Bench { what } => bench(what),
     }
 }
 
+/// The store a run writes to, created when it is not there yet.
 fn open_store(places: &cli::args::Places) -> Result<Store> {
     Store::open(&places.store, Box::new(places.folders()))
         .context("opening the run store (set --db or AGF_DB to use another)")
 }
 
+/// The store a reading command reads: it must exist.
+fn existing_store(places: &cli::args::Places) -> Result<Store> {
+    Ok(Store::open_existing(
+        &places.store,
+        Box::new(places.folders()),
+    )?)
+}
+
 fn run(places: &cli::args::Places, spec_path: &Path) -> Result<()> {
     let spec = agf::stages::load_spec(spec_path)?;
+    let context = || format!("running {}", spec_path.display());
+    let prepared = pipeline::prepare(&spec).with_context(context)?;
     let store = open_store(places)?;
     let folders = places.folders();
     let cache = agf::cache::StageCache::new(&places.cache);
-    let outcome = pipeline::run(&spec, workspace(&store, &cache, &folders))
-        .with_context(|| format!("running {}", spec_path.display()))?;
+    let outcome = pipeline::run(&spec, prepared, workspace(&store, &cache, &folders))
+        .with_context(context)?;
     print::outcome(&outcome, &places.store.to_string());
     Ok(())
 }
@@ -87,7 +99,7 @@ fn workspace<'a>(
 }
 
 fn resume(places: &cli::args::Places, run: RunId) -> Result<()> {
-    let store = open_store(places)?;
+    let store = existing_store(places)?;
     let folders = places.folders();
     let cache = agf::cache::StageCache::new(&places.cache);
     let outcome = pipeline::resume(workspace(&store, &cache, &folders), run)?;
@@ -96,12 +108,12 @@ fn resume(places: &cli::args::Places, run: RunId) -> Result<()> {
 }
 
 fn runs(places: &cli::args::Places, format: Format) -> Result<()> {
-    let store = open_store(places)?;
+    let store = existing_store(places)?;
     print::runs(&store.runs()?, format)
 }
 
 fn report(places: &cli::args::Places, out: &Path) -> Result<()> {
-    let store = open_store(places)?;
+    let store = existing_store(places)?;
     print::report(&agf::report::write_report(&store, out)?);
     Ok(())
 }
@@ -121,11 +133,19 @@ fn synth(spec_path: &Path, out: &Path, subset: Subset) -> Result<()> {
     Ok(())
 }
 
-fn data(spec_path: &Path, format: Format, check_audio: bool) -> Result<()> {
+fn data(spec_path: &Path, format: Format, check_audio: bool, allow_unreadable: bool) -> Result<()> {
     let spec = agf::stages::load_spec(spec_path)?;
     let s = agf::stages::data::describe(&spec, check_audio)
         .with_context(|| format!("loading the data of {}", spec_path.display()))?;
-    print::data(&s, format)
+    print::data(&s, format)?;
+    match s.skipped.as_ref().map(Vec::len) {
+        Some(bad) if bad > 0 && !allow_unreadable => anyhow::bail!(
+            "{bad} of {} audio files cannot be read (listed above); --allow-unreadable \
+             accepts that",
+            s.tracks
+        ),
+        _ => Ok(()),
+    }
 }
 
 fn extract(spec_path: &Path, out: &Path) -> Result<()> {

@@ -22,6 +22,17 @@ impl fmt::Display for RunId {
     }
 }
 
+/// A track, as FMA numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TrackId(pub u32);
+
+impl fmt::Display for TrackId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// What a row of results belongs to: a trained model, a factor's fit, or the run's data.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ModelName {
@@ -204,6 +215,33 @@ pub struct Epoch {
     /// The target a multi-task net trained on in this epoch.
     #[serde(default)]
     pub task: Option<String>,
+}
+
+/// One track's predicted class probabilities from one model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    pub track: TrackId,
+    pub split: SplitKey,
+    /// The label it is scored against: the training labels (injected noise included) on
+    /// the training and validation splits, the published one on test.
+    pub label: usize,
+    /// The true genre, where the dataset knows it (generated worlds).
+    pub true_label: Option<usize>,
+    /// In class-index order.
+    pub probabilities: Vec<f32>,
+}
+
+impl Prediction {
+    /// The most probable class (the first on ties).
+    pub fn predicted(&self) -> usize {
+        let mut best = 0;
+        for (i, p) in self.probabilities.iter().enumerate() {
+            if *p > self.probabilities[best] {
+                best = i;
+            }
+        }
+        best
+    }
 }
 
 #[cfg(test)]

@@ -161,7 +161,7 @@ fn bad_specs_name_file_line_column_and_expectation() {
     expect_error(
         d,
         &SMALL.replace("seed = 11", "seed = \"eleven\""),
-        "FILE:3:8: invalid type: string \"eleven\", expected u64",
+        "FILE:3:8: invalid type: string \"eleven\", expected a whole number ≥ 0",
     );
     expect_error(
         d,

@@ -251,7 +251,9 @@ clusters = 5000
         cache: &cache,
         folders: &folders,
     };
-    let err = pipeline::run(&s, ws).expect_err("5000 clusters over a few hundred tracks must fail");
+    let prepared = pipeline::prepare(&s).unwrap();
+    let err = pipeline::run(&s, prepared, ws)
+        .expect_err("5000 clusters over a few hundred tracks must fail");
     let err = agf::errors::one_line(&err);
     assert!(err.contains("factor \"desc\""), "{err}");
     assert!(

@@ -14,10 +14,11 @@ fn split(strategy: SplitStrategy, d: &agf::data::Dataset) -> Split {
         d,
         &SplitSpec {
             strategy,
-            train: 0.8,
-            validation: 0.1,
-            test: 0.1,
+            train: Some(0.8),
+            validation: Some(0.1),
+            test: Some(0.1),
             seed: None,
+            min_genre_tracks: 5,
         },
         5,
     )

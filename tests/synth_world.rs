@@ -118,10 +118,11 @@ fn artist_disjoint_accuracy(
         world.dataset(),
         &SplitSpec {
             strategy: SplitStrategy::Artist,
-            train: 0.6,
-            validation: 0.2,
-            test: 0.2,
+            train: Some(0.6),
+            validation: Some(0.2),
+            test: Some(0.2),
             seed: None,
+            min_genre_tracks: 5,
         },
         3,
     )

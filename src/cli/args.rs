@@ -82,9 +82,13 @@ pub enum Command {
         spec: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
-        /// Also decode every audio file and list those that cannot be read.
+        /// Also decode every audio file and list those that cannot be read; the command
+        /// fails when any cannot.
         #[arg(long)]
         check_audio: bool,
+        /// With --check-audio: list unreadable files but succeed.
+        #[arg(long, requires = "check_audio")]
+        allow_unreadable: bool,
     },
     /// Write every track's features as .npy files (readable by numpy) under --out.
     Extract {

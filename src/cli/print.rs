@@ -56,14 +56,18 @@ pub fn outcome(o: &RunOutcome, store: &str) {
             o.injected_flips
         );
     }
+    for w in &o.warnings {
+        println!("warning: {w}");
+    }
     println!(
-        "model {}: {} epochs, best at {} (validation log loss {:.4})",
+        "model {} (the baseline): {} epochs, best at {} (validation log loss {:.4})",
         ModelName::Baseline,
         b.train.epochs_run,
         b.train.best_epoch,
         b.train.best_validation_loss
     );
     println!();
+    println!("{} by split:", ModelName::Baseline);
     println!(
         "{:<11} {:>7} {:>9} {:>9} {:>9}",
         "split", "tracks", "log loss", "macro-F1", "accuracy"
@@ -96,20 +100,38 @@ pub fn outcome(o: &RunOutcome, store: &str) {
             "clean loss",
             "clean F1"
         );
-        for n in &o.nets {
-            let get = |s: SplitKey| n.evaluations.iter().find(|(k, _)| *k == s).map(|(_, e)| e);
-            println!(
-                "{:<18} {:>5} {:>9.4}  {:>9} {:>9} {:>9}  {:>10} {:>9}{}",
-                n.model.to_string(),
+        let baseline = (
+            ModelName::Baseline,
+            b.train.best_epoch,
+            b.train.best_validation_loss,
+            &b.evaluations,
+            0,
+        );
+        let nets = o.nets.iter().map(|n| {
+            (
+                n.model.clone(),
                 n.best_epoch,
                 n.best_validation_loss,
+                &n.evaluations,
+                n.resumed_epochs,
+            )
+        });
+        for (model, best_epoch, best_loss, evaluations, resumed) in
+            std::iter::once(baseline).chain(nets)
+        {
+            let get = |s: SplitKey| evaluations.iter().find(|(k, _)| *k == s).map(|(_, e)| e);
+            println!(
+                "{:<18} {:>5} {:>9.4}  {:>9} {:>9} {:>9}  {:>10} {:>9}{}",
+                model.to_string(),
+                best_epoch,
+                best_loss,
                 num(get(SplitKey::Test).map(|e| e.log_loss)),
                 num(get(SplitKey::Test).map(|e| e.macro_f1)),
                 num(get(SplitKey::Test).map(|e| e.accuracy)),
                 num(get(SplitKey::TestClean).map(|e| e.log_loss)),
                 num(get(SplitKey::TestClean).map(|e| e.macro_f1)),
-                if n.resumed_epochs > 0 {
-                    format!("  (resumed after epoch {})", n.resumed_epochs)
+                if resumed > 0 {
+                    format!("  (resumed after epoch {resumed})")
                 } else {
                     String::new()
                 }
@@ -325,6 +347,9 @@ fn data_table(s: &DataSummary) {
         s.leakage.validation_tracks_with_train_artist
     );
     println!("noise     {} injected label flips", s.injected_flips);
+    for w in &s.warnings {
+        println!("warning   {w}");
+    }
     match &s.skipped {
         None => println!("audio     not checked (--check-audio decodes every file)"),
         Some(list) => {

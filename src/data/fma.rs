@@ -674,4 +674,14 @@ impl AudioSource for FmaAudio {
     fn describe(&self) -> String {
         format!("FMA audio in {}", self.dir.display())
     }
+
+    fn unavailable(&self, tracks: usize) -> Option<String> {
+        (!self.dir.is_dir()).then(|| {
+            format!(
+                "the audio folder {} does not exist; it would hold the audio of {tracks} tracks \
+                 (dataset.fma.audio_dir names another folder under dataset.fma.root)",
+                self.dir.display()
+            )
+        })
+    }
 }

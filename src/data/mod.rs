@@ -29,10 +29,10 @@ macro_rules! id_type {
     };
 }
 
-id_type!(
-    /// A track, as FMA numbers them.
-    TrackId
-);
+/// A track, as FMA numbers them (defined with the results' vocabulary, which names tracks
+/// in per-track predictions).
+pub use crate::record::TrackId;
+
 id_type!(
     /// An artist.
     ArtistId
@@ -112,6 +112,12 @@ pub trait AudioSource: Send + Sync {
     fn locate(&self, track: &Track) -> Result<TrackAudio, AudioError>;
     /// A short description for logs and run records.
     fn describe(&self) -> String;
+    /// What keeps every track of the source from being read (a missing folder, say), in one
+    /// line, so that it is said once rather than once per track.
+    fn unavailable(&self, tracks: usize) -> Option<String> {
+        let _ = tracks;
+        None
+    }
 }
 
 /// Tracks with labels and the audio behind them.

@@ -154,10 +154,11 @@ mod tests {
             &d,
             &SplitSpec {
                 strategy: SplitStrategy::Artist,
-                train: 0.7,
-                validation: 0.15,
-                test: 0.15,
+                train: Some(0.7),
+                validation: Some(0.15),
+                test: Some(0.15),
                 seed: None,
+                min_genre_tracks: 5,
             },
             4,
         )

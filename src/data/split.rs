@@ -1,10 +1,13 @@
 //! Train/validation/test splits, and the artist and album leakage each one leaves.
 //!
-//! `artist` follows FMA's method: artists are placed whole, largest first, each into the
-//! split that is furthest below its target share for the artist's genres, so the split is
-//! artist-disjoint and as genre-stratified as whole artists allow; `album` does the same with
-//! albums. `random` cuts a shuffled track list and `stratified` does so per genre: both let
-//! artists leak, as a naive split does. `official` takes the dataset's own split.
+//! `artist` follows FMA's method: artists are placed whole, so the split is artist-disjoint,
+//! and as genre-stratified as whole artists allow (as scikit-learn's `StratifiedGroupKFold`
+//! aims to be): first every genre carried by at least two artists gets one in the test split
+//! and, with three, one in validation (its smallest artists, so the shares suffer least);
+//! then the rest, largest first, each go where their genres are furthest below their target
+//! shares. `album` does the same with albums. `random` cuts a shuffled track list and
+//! `stratified` does so per genre: both let artists leak, as a naive split does. `official`
+//! takes the dataset's own split.
 
 use super::{Dataset, Track};
 use crate::rng::Rng;
@@ -61,11 +64,29 @@ pub enum SplitError {
         total: usize,
         first: super::TrackId,
     },
+    #[error(
+        "split.strategy = \"official\": the dataset's own split (FMA's set.split) puts none of \
+         its {total} tracks in {empty} (train {train}, validation {validation}, test {test}); \
+         choose a strategy that splits the tracks itself, e.g. strategy = \"artist\""
+    )]
+    OfficialEmpty {
+        empty: SplitName,
+        total: usize,
+        train: usize,
+        validation: usize,
+        test: usize,
+    },
+}
+
+impl std::fmt::Display for SplitName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Split {
     pub fn make(dataset: &Dataset, spec: &SplitSpec, seed: u64) -> Result<Split, SplitError> {
-        let ratios = [spec.train, spec.validation, spec.test];
+        let ratios = spec.ratios();
         let mut rng = Rng::derive(seed, "split", 0);
         let tracks = &dataset.tracks;
         let n_genres = dataset.genres.len();
@@ -82,9 +103,20 @@ impl Split {
                         first: first.id,
                     });
                 }
-                Split {
+                let split = Split {
                     assignment: tracks.iter().filter_map(|t| t.official_split).collect(),
+                };
+                let sizes = SplitName::ALL.map(|s| split.indices(s).len());
+                if let Some(i) = sizes.iter().position(|&n| n == 0) {
+                    return Err(SplitError::OfficialEmpty {
+                        empty: SplitName::ALL[i],
+                        total: tracks.len(),
+                        train: sizes[0],
+                        validation: sizes[1],
+                        test: sizes[2],
+                    });
                 }
+                split
             }
             SplitStrategy::Random => random_split(tracks, ratios, &mut rng),
             SplitStrategy::Stratified => stratified_split(tracks, n_genres, ratios, &mut rng),
@@ -193,8 +225,10 @@ fn stratified_split(tracks: &[Track], n_genres: usize, ratios: [f64; 3], rng: &m
     Split { assignment }
 }
 
-/// Place whole groups (artists, albums), largest first, each where its genres are most
-/// under-represented relative to their targets.
+/// Place whole groups (artists, albums): first, for every genre carried by at least two
+/// groups, its smallest groups in the held-out splits that lack it (test first, then
+/// validation), leaving at least one for training; then the other groups, largest first,
+/// each where its genres are furthest below their targets.
 fn group_split(
     tracks: &[Track],
     n_genres: usize,
@@ -206,11 +240,20 @@ fn group_split(
     for (i, t) in tracks.iter().enumerate() {
         by_group.entry(key(t)).or_default().push(i);
     }
-    let mut artists: Vec<(u32, Vec<usize>)> = by_group.into_iter().collect();
+    let mut groups: Vec<Vec<usize>> = by_group.into_values().collect();
     // Shuffle first so that equal-sized groups are taken in a seeded, not id, order.
-    rng.shuffle(&mut artists);
-    artists.sort_by_key(|(_, idx)| std::cmp::Reverse(idx.len()));
-
+    rng.shuffle(&mut groups);
+    groups.sort_by_key(|idx| std::cmp::Reverse(idx.len()));
+    let counts: Vec<Vec<f64>> = groups
+        .iter()
+        .map(|idx| {
+            let mut c = vec![0f64; n_genres];
+            for &i in idx {
+                c[tracks[i].genre] += 1.0;
+            }
+            c
+        })
+        .collect();
     let mut genre_total = vec![0f64; n_genres];
     for t in tracks {
         genre_total[t.genre] += 1.0;
@@ -220,24 +263,68 @@ fn group_split(
         vec![0f64; n_genres],
         vec![0f64; n_genres],
     ];
-    let mut assignment = vec![SplitName::Train; tracks.len()];
-    for (_, idx) in artists {
-        let mut counts = vec![0f64; n_genres];
-        for &i in &idx {
-            counts[tracks[i].genre] += 1.0;
+    let mut split_of: Vec<Option<usize>> = vec![None; groups.len()];
+    let put = |g: usize, s: usize, split_of: &mut [Option<usize>], placed: &mut [Vec<f64>]| {
+        split_of[g] = Some(s);
+        for (p, c) in placed[s].iter_mut().zip(&counts[g]) {
+            *p += c;
         }
-        // Put the group where it most reduces the imbalance Σ_g (placed − target)² / target
-        // of that split, targets being each split's share of every genre. Largest groups go
-        // first, so the many small ones at the end can even out what the big ones left.
+    };
+
+    // Coverage: rarest genres first, so that their few groups are not taken by another
+    // genre's coverage before their own.
+    let carriers = |genre: usize| -> Vec<usize> {
+        (0..groups.len())
+            .filter(|&g| counts[g][genre] > 0.0)
+            .collect()
+    };
+    let mut genres: Vec<usize> = (0..n_genres).collect();
+    genres.sort_by_key(|&genre| carriers(genre).len());
+    for genre in genres {
+        let mut free: Vec<usize> = carriers(genre)
+            .into_iter()
+            .filter(|&g| split_of[g].is_none())
+            .collect();
+        // Smallest share of the genre first (ties: the seeded order).
+        free.sort_by(|&a, &b| counts[a][genre].total_cmp(&counts[b][genre]));
+        let mut free = free.into_iter();
+        for s in [2, 1] {
+            let covered = split_of
+                .iter()
+                .enumerate()
+                .any(|(g, sp)| *sp == Some(s) && counts[g][genre] > 0.0);
+            let in_train = split_of
+                .iter()
+                .enumerate()
+                .any(|(g, sp)| *sp == Some(0) && counts[g][genre] > 0.0);
+            // Keep one group back for training unless training already has the genre.
+            let spare = free.len() > usize::from(!in_train);
+            if !covered && spare {
+                if let Some(g) = free.next() {
+                    put(g, s, &mut split_of, &mut placed);
+                }
+            }
+        }
+    }
+
+    // Balance: each remaining group where it most reduces the imbalance
+    // Σ_g (placed − target)² / target, targets being each split's share of every genre.
+    // Largest groups go first, so the many small ones at the end can even out what the big
+    // ones left.
+    for g in 0..groups.len() {
+        if split_of[g].is_some() {
+            continue;
+        }
         let mut best = 0;
         let mut best_gain = f64::NEG_INFINITY;
         for s in 0..3 {
             let mut gain = 0.0;
-            for g in 0..n_genres {
-                if counts[g] > 0.0 {
-                    let target = (ratios[s] * genre_total[g]).max(1e-9);
-                    let before = (placed[s][g] - target).powi(2);
-                    let after = (placed[s][g] + counts[g] - target).powi(2);
+            for genre in 0..n_genres {
+                let c = counts[g][genre];
+                if c > 0.0 {
+                    let target = (ratios[s] * genre_total[genre]).max(1e-9);
+                    let before = (placed[s][genre] - target).powi(2);
+                    let after = (placed[s][genre] + c - target).powi(2);
                     gain += (before - after) / target;
                 }
             }
@@ -246,12 +333,56 @@ fn group_split(
                 best = s;
             }
         }
-        for &i in &idx {
-            assignment[i] = SplitName::ALL[best];
-            placed[best][tracks[i].genre] += 1.0;
+        put(g, best, &mut split_of, &mut placed);
+    }
+    let mut assignment = vec![SplitName::Train; tracks.len()];
+    for (idx, s) in groups.iter().zip(&split_of) {
+        for &i in idx {
+            assignment[i] = SplitName::ALL[s.expect("every group is placed")];
         }
     }
     Split { assignment }
+}
+
+impl Split {
+    /// What a reader should know about how the genres fell: every split holding fewer than
+    /// `min_tracks` tracks of a genre, and why when whole groups could not do better.
+    pub fn genre_warnings(&self, d: &Dataset, min_tracks: usize) -> Vec<String> {
+        let counts = self.counts(&d.tracks, d.genres.len());
+        let mut out = Vec::new();
+        for (g, genre) in d.genres.iter().enumerate() {
+            let artists: BTreeSet<_> = d
+                .tracks
+                .iter()
+                .filter(|t| t.genre == g)
+                .map(|t| t.artist)
+                .collect();
+            for s in SplitName::ALL {
+                let n = counts[&s][g];
+                if n >= min_tracks {
+                    continue;
+                }
+                let why = match artists.len() {
+                    1 => " (one artist carries the genre, and artists are not split)".to_string(),
+                    k if k < 3 => format!(
+                        " ({k} artists carry the genre; whole artists cannot cover three splits)"
+                    ),
+                    _ => String::new(),
+                };
+                out.push(if n == 0 {
+                    format!("{s} has no {} track{why}", genre.title)
+                } else {
+                    format!(
+                        "{s} has {n} {} track{}, fewer than split.min_genre_tracks = \
+                         {min_tracks}{why}",
+                        genre.title,
+                        if n == 1 { "" } else { "s" }
+                    )
+                });
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -276,10 +407,11 @@ mod tests {
     fn spec(strategy: SplitStrategy) -> SplitSpec {
         SplitSpec {
             strategy,
-            train: 0.7,
-            validation: 0.15,
-            test: 0.15,
+            train: Some(0.7),
+            validation: Some(0.15),
+            test: Some(0.15),
             seed: None,
+            min_genre_tracks: 5,
         }
     }
 
@@ -308,6 +440,94 @@ mod tests {
                 counts[&s]
             );
         }
+    }
+
+    /// Tracks of `artists_per_genre[g]` artists per genre, `tracks` each.
+    fn small_genres(artists_per_genre: &[usize], tracks: usize) -> Dataset {
+        struct Silent;
+        impl crate::data::AudioSource for Silent {
+            fn locate(
+                &self,
+                t: &Track,
+            ) -> Result<crate::data::TrackAudio, crate::data::AudioError> {
+                Err(crate::data::AudioError::Unavailable {
+                    track: t.id,
+                    reason: "no audio".into(),
+                })
+            }
+            fn describe(&self) -> String {
+                "none".into()
+            }
+        }
+        let mut out = Vec::new();
+        let mut artist = 0;
+        for (g, &n) in artists_per_genre.iter().enumerate() {
+            for _ in 0..n {
+                artist += 1;
+                for k in 0..tracks {
+                    out.push(Track {
+                        id: crate::data::TrackId(out.len() as u32 + 1),
+                        artist: crate::data::ArtistId(artist),
+                        album: crate::data::AlbumId(artist * 10 + (k % 2) as u32),
+                        genre: g,
+                        genres: vec![],
+                        title: String::new(),
+                        official_split: None,
+                    });
+                }
+            }
+        }
+        Dataset {
+            name: "small genres".into(),
+            genres: (0..artists_per_genre.len())
+                .map(|g| crate::data::Genre {
+                    id: crate::data::GenreId(g as u32 + 1),
+                    title: format!("G{g}"),
+                })
+                .collect(),
+            genre_tree: vec![],
+            tracks: out,
+            audio: Box::new(Silent),
+        }
+    }
+
+    #[test]
+    fn a_genre_of_few_artists_reaches_the_held_out_splits_and_what_cannot_is_warned() {
+        // G0: two artists; G1: three; G2: thirty. Before, whole-artist placement put G0 and
+        // G1 wholly in training on every seed.
+        let d = small_genres(&[2, 3, 30], 5);
+        for seed in 1..=5 {
+            for strategy in [SplitStrategy::Artist, SplitStrategy::Album] {
+                let split = Split::make(&d, &spec(strategy), seed).unwrap();
+                let c = split.counts(&d.tracks, 3);
+                let has = |s: SplitName, g: usize| c[&s][g] > 0;
+                assert!(has(SplitName::Train, 0) && has(SplitName::Test, 0), "{c:?}");
+                if strategy == SplitStrategy::Artist {
+                    assert!(
+                        !has(SplitName::Validation, 0),
+                        "two artists cover two splits"
+                    );
+                }
+                for s in SplitName::ALL {
+                    assert!(has(s, 1) && has(s, 2), "seed {seed} {strategy:?}: {c:?}");
+                }
+                let leak = split.leakage(&d.tracks);
+                if strategy == SplitStrategy::Artist {
+                    assert_eq!(leak.test_tracks_with_train_artist, 0);
+                }
+            }
+        }
+        let split = Split::make(&d, &spec(SplitStrategy::Artist), 1).unwrap();
+        let warnings = split.genre_warnings(&d, 5);
+        assert!(
+            warnings.contains(
+                &"validation has no G0 track (2 artists carry the genre; whole artists cannot \
+                  cover three splits)"
+                    .to_string()
+            ),
+            "{warnings:?}"
+        );
+        assert!(warnings.iter().all(|w| !w.contains("G2")), "{warnings:?}");
     }
 
     #[test]

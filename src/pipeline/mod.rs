@@ -85,6 +85,8 @@ pub struct RunOutcome {
     pub albums: usize,
     pub classes: Vec<String>,
     pub leakage: Leakage,
+    /// Splits short of a genre, in words.
+    pub warnings: Vec<String>,
     pub injected_flips: usize,
     pub skipped: Vec<(TrackId, String)>,
     pub baseline: BaselineOutcome,
@@ -103,11 +105,45 @@ fn open_device(spec: &Resolved) -> Result<Device, DeviceError> {
     }
 }
 
-/// Run one experiment and record it. The run is in the store from the first moment; if a
-/// stage fails, it is marked `failed` with the reason before the error is returned.
-pub fn run(spec: &Resolved, ws: Workspace) -> Result<RunOutcome, PipelineError> {
+/// What is checked and loaded before a run is recorded, so that a run that cannot work
+/// (a device this build cannot open, a genre the data does not have, audio that is not
+/// there) fails before it leaves a failed run, or a new store, behind.
+pub struct Prepared {
+    device: Device,
+    data: stages::data::LoadedData,
+    needs: Needs,
+}
+
+/// Open the device, load the data and check that the run has what it needs.
+pub fn prepare(spec: &Resolved) -> Result<Prepared, PipelineError> {
     let device = open_device(spec)?;
-    let run = ws.store.start_run(&provenance::new_run(spec, &device))?;
+    let data = stages::data::load(spec)?;
+    let needs = Needs::of(spec);
+    if let Some(why) = data
+        .audio_unavailable
+        .as_ref()
+        .filter(|_| needs.tracks || needs.frames)
+    {
+        return Err(StageError::AudioUnavailable(why.clone()).into());
+    }
+    Ok(Prepared {
+        device,
+        data,
+        needs,
+    })
+}
+
+/// Run one experiment and record it. The run is in the store from the first moment its
+/// inputs are known to be there; if a stage fails, it is marked `failed` with the reason
+/// before the error is returned.
+pub fn run(
+    spec: &Resolved,
+    prepared: Prepared,
+    ws: Workspace,
+) -> Result<RunOutcome, PipelineError> {
+    let run = ws
+        .store
+        .start_run(&provenance::new_run(spec, &prepared.device))?;
     tracing::info!("run {run} \"{}\" started", spec.name);
     let lock = lock(
         ws,
@@ -122,7 +158,7 @@ pub fn run(spec: &Resolved, ws: Workspace) -> Result<RunOutcome, PipelineError> 
             return Err(e);
         }
     };
-    finish(spec, ws, run, &device)
+    finish(spec, ws, run, prepared)
 }
 
 /// Resume a run that was killed or failed: its stored spec is run again under the same id.
@@ -147,7 +183,7 @@ pub fn resume(ws: Workspace, run: RunId) -> Result<RunOutcome, PipelineError> {
             "its stored spec resolves differently in this version of agf".into(),
         ));
     }
-    let device = open_device(&spec)?;
+    let prepared = prepare(&spec)?;
     let _lock = lock(ws, run, "; it is still running")?;
     // It may have finished between the first look and the lock.
     if ws.store.run(run)?.status == RunStatus::Done {
@@ -155,7 +191,7 @@ pub fn resume(ws: Workspace, run: RunId) -> Result<RunOutcome, PipelineError> {
     }
     ws.store.reopen_run(run)?;
     tracing::info!("run {run} \"{}\" resumed", stored.name);
-    finish(&spec, ws, run, &device)
+    finish(&spec, ws, run, prepared)
 }
 
 fn lock(ws: Workspace, run: RunId, hint: &'static str) -> Result<RunLock, PipelineError> {
@@ -170,9 +206,9 @@ fn finish(
     spec: &Resolved,
     ws: Workspace,
     run: RunId,
-    device: &Device,
+    prepared: Prepared,
 ) -> Result<RunOutcome, PipelineError> {
-    match run_stages(spec, ws, run, device) {
+    match run_stages(spec, ws, run, prepared) {
         Ok(outcome) => {
             ws.store.finish_run(run, RunEnd::Done)?;
             tracing::info!("run {run} done in {:.1} s", outcome.seconds);
@@ -251,16 +287,21 @@ fn run_stages(
     spec: &Resolved,
     ws: Workspace,
     run: RunId,
-    device: &Device,
+    prepared: Prepared,
 ) -> Result<RunOutcome, PipelineError> {
     let started = Instant::now();
+    let Prepared {
+        device,
+        data,
+        needs,
+    } = prepared;
+    let device = &device;
     let dir = ws.folders.dir(run);
     let mut rec = StoreRecorder {
         store: ws.store,
         run,
         dir: dir.clone(),
     };
-    let data = stages::data::load(spec)?;
     let d = &data.dataset;
     tracing::info!(
         "dataset {}: {} tracks, {} artists, {} albums",
@@ -271,7 +312,6 @@ fn run_stages(
     );
     let leakage = stages::data::record(&data, &mut rec)?;
 
-    let needs = Needs::of(spec);
     let extractor = FeatureExtractor::new(&spec.frontend, &spec.descriptors);
     let tracks = needs
         .tracks
@@ -330,6 +370,7 @@ fn run_stages(
         albums: d.album_count(),
         classes: d.genre_titles(),
         leakage,
+        warnings: data.split_warnings.clone(),
         injected_flips: data.noisy.flips.len(),
         skipped: baseline_rows.skipped.clone(),
         baseline,

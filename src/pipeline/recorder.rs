@@ -3,7 +3,7 @@
 
 use crate::data::TrackId;
 use crate::eval::Evaluation;
-use crate::record::{Epoch, ModelName, RunId, SplitKey};
+use crate::record::{Epoch, ModelName, Prediction, RunId, SplitKey};
 use crate::stages::{RecordError, Recorder};
 use crate::store::Store;
 use std::path::{Path, PathBuf};
@@ -60,6 +60,12 @@ impl Recorder for StoreRecorder<'_> {
     ) -> Result<(), RecordError> {
         self.store
             .record_evaluation(self.run, model, split, evaluation)
+            .map_err(boxed)
+    }
+
+    fn predictions(&mut self, model: &ModelName, rows: &[Prediction]) -> Result<(), RecordError> {
+        self.store
+            .record_predictions(self.run, model, rows)
             .map_err(boxed)
     }
 

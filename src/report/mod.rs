@@ -92,6 +92,10 @@ pub fn write_report(store: &Store, out: &Path) -> Result<ReportOutput, ReportErr
         Some(r) => model_section(store, r.id)?,
         None => None,
     };
+    let split = match newest {
+        Some(r) => split_section(store, r.id)?,
+        None => String::new(),
+    };
 
     std::fs::create_dir_all(out).map_err(|source| ReportError::Write {
         path: out.to_path_buf(),
@@ -144,6 +148,7 @@ pub fn write_report(store: &Store, out: &Path) -> Result<ReportOutput, ReportErr
         )),
         None => html.push_str("<p>No finished run yet: no confusion matrix.</p>\n"),
     }
+    html.push_str(&split);
     if let Some(m) = &models {
         if !m.curves.is_empty() {
             write_atomic(&out.join("training.svg"), m.curves.as_bytes())?;
@@ -179,6 +184,57 @@ pub fn write_report(store: &Store, out: &Path) -> Result<ReportOutput, ReportErr
         index,
         runs: runs.len(),
     })
+}
+
+/// How one run's tracks fell into its splits, genre by genre, and what was short.
+fn split_section(store: &Store, run: RunId) -> Result<String, ReportError> {
+    let classes = store.classes(run)?;
+    if classes.is_empty() {
+        return Ok(String::new());
+    }
+    let metrics = store.metrics(run)?;
+    let count = |split: &str, class: &str| {
+        let name = format!("{split}.tracks.{class}");
+        metrics
+            .iter()
+            .find(|m| m.model == ModelName::Dataset && m.split == SplitKey::All && m.name == name)
+            .and_then(|m| m.value)
+            .map(|v| format!("{v:.0}"))
+            .unwrap_or_else(|| "—".into())
+    };
+    let splits = [SplitKey::Train, SplitKey::Validation, SplitKey::Test];
+    let mut html = format!(
+        "<h2>Split of run #{run}</h2>\n<table><tr><th class=\"l\">genre</th>{}</tr>\n",
+        splits
+            .iter()
+            .map(|s| format!("<th>{s}</th>"))
+            .collect::<String>()
+    );
+    for class in &classes {
+        html.push_str(&format!(
+            "<tr><td class=\"l\">{}</td>{}</tr>\n",
+            escape(class),
+            splits
+                .iter()
+                .map(|s| format!("<td>{}</td>", count(s.as_str(), class)))
+                .collect::<String>()
+        ));
+    }
+    html.push_str("</table>\n");
+    let warnings: Vec<String> = store
+        .facts(run)?
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("warning.split."))
+        .map(|(_, w)| w)
+        .collect();
+    if !warnings.is_empty() {
+        html.push_str("<ul class=\"warnings\">\n");
+        for w in warnings {
+            html.push_str(&format!("<li>Warning: {}</li>\n", escape(&w)));
+        }
+        html.push_str("</ul>\n");
+    }
+    Ok(html)
 }
 
 /// The models of one run: their scores side by side and their training curves.

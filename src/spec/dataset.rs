@@ -176,20 +176,38 @@ pub enum SplitStrategy {
 #[serde(deny_unknown_fields)]
 pub struct SplitSpec {
     pub strategy: SplitStrategy,
-    #[serde(default = "default_train")]
-    pub train: f64,
-    #[serde(default = "default_held_out")]
-    pub validation: f64,
-    #[serde(default = "default_held_out")]
-    pub test: f64,
+    /// Shares of the tracks; filled with [`SplitSpec::DEFAULT_RATIOS`] when omitted, and
+    /// refused with `official` (the dataset's own split decides there).
+    #[serde(default)]
+    pub train: Option<f64>,
+    #[serde(default)]
+    pub validation: Option<f64>,
+    #[serde(default)]
+    pub test: Option<f64>,
+    /// A split holding fewer tracks of a genre than this is warned about (a per-class score
+    /// over a handful of tracks says little).
+    #[serde(default = "default_min_genre_tracks")]
+    pub min_genre_tracks: usize,
     /// Seed of the split; the run's seed when omitted.
     #[serde(default)]
     pub seed: Option<u64>,
 }
 
-fn default_train() -> f64 {
-    0.7
+fn default_min_genre_tracks() -> usize {
+    5
 }
-fn default_held_out() -> f64 {
-    0.15
+
+impl SplitSpec {
+    /// Train, validation and test shares when a spec gives none.
+    pub const DEFAULT_RATIOS: [f64; 3] = [0.7, 0.15, 0.15];
+
+    /// The shares in use (train, validation, test); the defaults where none are written.
+    pub fn ratios(&self) -> [f64; 3] {
+        let d = Self::DEFAULT_RATIOS;
+        [
+            self.train.unwrap_or(d[0]),
+            self.validation.unwrap_or(d[1]),
+            self.test.unwrap_or(d[2]),
+        ]
+    }
 }

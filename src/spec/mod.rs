@@ -195,6 +195,32 @@ fn render_problems(path: &Path, problems: &[Problem]) -> String {
     out
 }
 
+/// serde names Rust types ("expected usize"); a spec's reader wants the kind of value.
+fn plain_types(message: &str) -> String {
+    let mut out = message.to_string();
+    for (rust, plain) in [
+        ("usize", "a whole number ≥ 0"),
+        ("u64", "a whole number ≥ 0"),
+        ("u32", "a whole number ≥ 0"),
+        ("u16", "a whole number ≥ 0"),
+        ("u8", "a whole number ≥ 0"),
+        ("i64", "a whole number"),
+        ("i32", "a whole number"),
+        ("f64", "a number"),
+        ("f32", "a number"),
+        ("a sequence", "an array"),
+        ("a map", "a table"),
+    ] {
+        for lead in ["expected ", "expected an array of "] {
+            out = out.replace(&format!("{lead}{rust}"), &format!("{lead}{plain}"));
+        }
+    }
+    if let Some(i) = out.find("expected struct ") {
+        out.replace_range(i.., "expected a table");
+    }
+    out
+}
+
 impl ExperimentSpec {
     /// Read, validate and resolve a spec file.
     pub fn load(path: &Path, defaults: &dyn Defaults) -> Result<Resolved, SpecError> {
@@ -216,7 +242,7 @@ impl ExperimentSpec {
                 path: path.to_path_buf(),
                 line,
                 column,
-                message: e.message().trim().to_string(),
+                message: plain_types(e.message().trim()),
                 snippet: locate::snippet(text, line, column),
             }
         })?;
@@ -257,6 +283,12 @@ impl ExperimentSpec {
             f.seed.get_or_insert(self.seed);
         }
         self.split.seed.get_or_insert(self.seed);
+        if self.split.strategy != SplitStrategy::Official {
+            let [train, validation, test] = self.split.ratios();
+            self.split.train = Some(train);
+            self.split.validation = Some(validation);
+            self.split.test = Some(test);
+        }
         self.noise.seed.get_or_insert(self.seed);
     }
 
@@ -372,9 +404,15 @@ kind = "logreg"
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("exp.toml:3:8: invalid type: string \"three\", expected u64"),
+            err.starts_with(
+                "exp.toml:3:8: invalid type: string \"three\", expected a whole number ≥ 0"
+            ),
             "{err}"
         );
+        let err = parse(&GOOD.replace("seed = 3", "seed = 3\n[metrics]\nlog_loss_clip = \"x\""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected a number"), "{err}");
         let err = parse(&GOOD.replace("[model]\nkind = \"logreg\"", ""))
             .unwrap_err()
             .to_string();

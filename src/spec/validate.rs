@@ -2,7 +2,7 @@
 //! caller locates the key in the text). What only `nn` or `factors` can judge (conv blocks,
 //! schedules) is checked where their defaults are filled, by the [`super::Defaults`].
 
-use super::dataset::{DataSource, NoiseKind};
+use super::dataset::{DataSource, NoiseKind, SplitStrategy};
 use super::factors::FactorFeature;
 use super::frontend::FrontendSpec;
 use super::models::{CnnMode, OptimizerKind};
@@ -218,16 +218,31 @@ fn noise(spec: &ExperimentSpec, bad: &mut Bad) {
 
 fn split(spec: &ExperimentSpec, bad: &mut Bad) {
     let sp = &spec.split;
-    for (key, v) in [
+    let shares = [
         ("split.train", sp.train),
         ("split.validation", sp.validation),
         ("split.test", sp.test),
-    ] {
-        if !(v > 0.0 && v < 1.0) {
+    ];
+    if sp.strategy == SplitStrategy::Official {
+        for (key, v) in shares {
+            if v.is_some() {
+                bad(
+                    key,
+                    "does not apply with strategy = \"official\": the dataset's own split \
+                     (FMA's set.split) decides; remove it, or choose a strategy that splits \
+                     by ratios"
+                        .into(),
+                );
+            }
+        }
+        return;
+    }
+    for (key, v) in shares {
+        if let Some(v) = v.filter(|v| !(*v > 0.0 && *v < 1.0)) {
             bad(key, format!("expected a fraction in (0, 1), got {v}"));
         }
     }
-    let total = sp.train + sp.validation + sp.test;
+    let total: f64 = sp.ratios().iter().sum();
     if (total - 1.0).abs() > 1e-6 {
         bad(
             "split",

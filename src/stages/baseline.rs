@@ -4,9 +4,9 @@
 
 use super::data::LoadedData;
 use super::resolve::logreg_params;
+use super::scoring::{score, ScoredTracks};
 use super::{EpochLog, Recorder, StageError};
 use crate::data::split::SplitName;
-use crate::eval::metrics::evaluate;
 use crate::eval::Evaluation;
 use crate::features::TrackTable;
 use crate::nn::logreg::{Labelled, LogisticRegression, TrainSummary};
@@ -67,8 +67,27 @@ pub fn run(
         (SplitName::Test, &test),
     ] {
         if part.y.is_empty() {
+            let members = data.split.indices(name);
+            let why = match members.first() {
+                None => "it holds no track; check the split ratios and the dataset's size".into(),
+                Some(_) => {
+                    let first = members.iter().find_map(|&i| {
+                        let id = data.dataset.tracks[i].id;
+                        table.skipped.iter().find(|(t, _)| *t == id)
+                    });
+                    format!(
+                        "all {} of its tracks were skipped{}; `agf data SPEC --check-audio` \
+                         lists every unreadable file",
+                        members.len(),
+                        first
+                            .map(|(t, why)| format!(" (track {t}: {why})"))
+                            .unwrap_or_default()
+                    )
+                }
+            };
             return Err(StageError::EmptySplit {
                 split: name.as_str(),
+                why,
             });
         }
     }
@@ -109,26 +128,36 @@ pub fn run(
         summary.best_epoch,
         summary.best_validation_loss
     );
-    let clip = spec.metrics.log_loss_clip;
-    let mut evaluations = Vec::new();
-    for (s, part) in [
-        (SplitKey::Train, &train),
-        (SplitKey::Validation, &validation),
-        (SplitKey::Test, &test),
-    ] {
-        let probs = fitted.predict_proba(&part.x).map_err(failed)?;
-        let e = evaluate(&probs, &part.y, n_classes, clip);
-        rec.evaluation(&model, s, &e)?;
-        evaluations.push((s, e));
-        if let (SplitKey::Test, Some(truth)) = (s, &data.truth) {
-            // The generator knows the true genres: score the same predictions against them,
-            // so that label noise in the test set can be told apart from model error.
-            let clean: Vec<usize> = part.index.iter().map(|&i| truth.true_genre[i]).collect();
-            let e = evaluate(&probs, &clean, n_classes, clip);
-            rec.evaluation(&model, SplitKey::TestClean, &e)?;
-            evaluations.push((SplitKey::TestClean, e));
-        }
-    }
+    // Every split's probabilities, scored and stored as every genre model's are.
+    let predict = |idx: &[usize]| {
+        let x: Vec<f32> = idx
+            .iter()
+            .flat_map(|&i| {
+                table.rows[i]
+                    .as_ref()
+                    .expect("scored tracks have rows")
+                    .clone()
+            })
+            .collect();
+        Ok(fitted
+            .predict_proba(&x)?
+            .chunks(n_classes)
+            .map(<[f32]>::to_vec)
+            .collect())
+    };
+    let tracks = ScoredTracks {
+        train: &train.index,
+        validation: &validation.index,
+        test: &test.index,
+    };
+    let evaluations = score(
+        &model,
+        data,
+        &tracks,
+        spec.metrics.log_loss_clip,
+        &predict,
+        rec,
+    )?;
     Ok(BaselineOutcome {
         train: summary,
         evaluations,

@@ -27,6 +27,10 @@ pub struct LoadedData {
     pub noisy: NoisyLabels,
     /// How every track's audio reaches the front end.
     pub loader: AudioLoader,
+    /// Splits holding too few tracks of a genre, in words.
+    pub split_warnings: Vec<String>,
+    /// What keeps every track's audio from being read, if anything (a missing folder).
+    pub audio_unavailable: Option<String>,
 }
 
 impl LoadedData {
@@ -57,6 +61,8 @@ pub fn load(spec: &Resolved) -> Result<LoadedData, StageError> {
     let split = Split::make(&dataset, &spec.split, spec.split_seed())?;
     let noisy = noise::inject(&dataset, &split, &spec.noise, spec.noise_seed())?;
     Ok(LoadedData {
+        split_warnings: split.genre_warnings(&dataset, spec.split.min_genre_tracks),
+        audio_unavailable: dataset.audio.unavailable(dataset.tracks.len()),
         loader: AudioLoader {
             sample_rate: spec.frontend.sample_rate,
             min_seconds,
@@ -161,6 +167,20 @@ pub fn record(data: &LoadedData, rec: &mut dyn Recorder) -> Result<Leakage, Stag
         ("audio", audio_description(data)),
         ("split_hash", data.split.hash(&d.tracks)),
     ])?;
+    let warnings: Vec<(String, String)> = data
+        .split_warnings
+        .iter()
+        .enumerate()
+        .map(|(k, w)| (format!("warning.split.{}", k + 1), w.clone()))
+        .collect();
+    let warnings: Vec<(&str, String)> = warnings
+        .iter()
+        .map(|(k, w)| (k.as_str(), w.clone()))
+        .collect();
+    rec.facts(&warnings)?;
+    for w in &data.split_warnings {
+        tracing::warn!("split: {w}");
+    }
     let flips: Vec<(TrackId, SplitKey, usize, usize)> = data
         .noisy
         .flips
@@ -202,6 +222,9 @@ pub struct DataSummary {
     pub splits: Vec<SplitCounts>,
     pub leakage: Leakage,
     pub injected_flips: usize,
+    /// What a reader should know before running: splits short of a genre, audio that
+    /// cannot be read at all.
+    pub warnings: Vec<String>,
     /// Tracks whose audio could not be read (only when audio was checked).
     pub skipped: Option<Vec<(u32, String)>>,
 }
@@ -210,8 +233,12 @@ pub struct DataSummary {
 pub fn describe(spec: &Resolved, check_audio: bool) -> Result<DataSummary, StageError> {
     let data = load(spec)?;
     let d = &data.dataset;
-    // Reading the audio is the check; no features are computed.
+    // Reading the audio is the check; no features are computed. A source that cannot be
+    // read at all is said once, not once per track.
     let skipped = check_audio.then(|| {
+        if let Some(why) = &data.audio_unavailable {
+            return d.tracks.iter().map(|t| (t.id.0, why.clone())).collect();
+        }
         use rayon::prelude::*;
         let pb = crate::progress::bar(d.tracks.len() as u64, "audio");
         let mut bad: Vec<(u32, String)> = d
@@ -240,6 +267,12 @@ pub fn describe(spec: &Resolved, check_audio: bool) -> Result<DataSummary, Stage
         splits: split_counts(d, &data.split),
         leakage: data.split.leakage(&d.tracks),
         injected_flips: data.noisy.flips.len(),
+        warnings: data
+            .split_warnings
+            .iter()
+            .cloned()
+            .chain(data.audio_unavailable.clone())
+            .collect(),
         skipped,
     })
 }

@@ -211,10 +211,13 @@ fn track_words(
     }
     let params = kmeans_params(f);
     tracing::info!(
-        "factor {}: fitting a dictionary of {} words ({:?})",
+        "factor {}: fitting a dictionary of {} words ({})",
         f.name,
         params.clusters,
-        params.algorithm
+        match params.algorithm {
+            crate::spec::KMeansAlgorithm::Lloyd => "Lloyd",
+            crate::spec::KMeansAlgorithm::MiniBatch => "mini-batch",
+        }
     );
     if let Some(kind) = frame_kind(f.features) {
         // Fit on the fit set's frames, then assign the frames of every track that has them.

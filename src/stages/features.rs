@@ -101,13 +101,13 @@ pub fn run(
                 out.logmels.push(e.logmel);
             }
             Err(reason) => {
-                tracing::warn!("track {}: skipped: {reason}", track.id);
                 out.skipped.push((track.id, reason));
                 out.vectors.push(None);
                 out.logmels.push(None);
             }
         }
     }
+    super::log_skipped("features", &out.skipped);
     if cache.is_some() {
         tracing::info!(
             "feature cache: {} of {} tracks served from the cache, {} computed",

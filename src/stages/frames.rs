@@ -168,12 +168,12 @@ pub fn run(
         match r {
             Ok(t) => set.tracks.push(Some(t)),
             Err(reason) => {
-                tracing::warn!("track {}: no frames: {reason}", track.id);
                 set.skipped.push((track.id, reason));
                 set.tracks.push(None);
             }
         }
     }
+    super::log_skipped("frames", &set.skipped);
     set.computed = set.tracks.iter().flatten().count() - set.cache_hits;
     tracing::info!(
         "frame cache: {} of {} tracks served from the cache, {} computed",

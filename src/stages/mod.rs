@@ -20,7 +20,7 @@ pub mod scoring;
 
 use crate::data::TrackId;
 use crate::eval::Evaluation;
-use crate::record::{Epoch, ModelName, SplitKey};
+use crate::record::{Epoch, ModelName, Prediction, SplitKey};
 use std::path::{Path, PathBuf};
 
 pub use resolve::{load_spec, parse_spec};
@@ -52,6 +52,8 @@ pub trait Recorder {
         split: SplitKey,
         evaluation: &Evaluation,
     ) -> Result<(), RecordError>;
+    /// A model's per-track predictions.
+    fn predictions(&mut self, model: &ModelName, rows: &[Prediction]) -> Result<(), RecordError>;
     /// A file of the run's own (predictions, factor tables), by its path inside the run's
     /// folder; returns where it was written.
     fn file(&mut self, relative: &Path, bytes: &[u8]) -> Result<PathBuf, RecordError>;
@@ -73,8 +75,10 @@ pub enum StageError {
     Split(#[from] crate::data::split::SplitError),
     #[error(transparent)]
     Noise(#[from] crate::data::noise::NoiseError),
-    #[error("the {split} split has no usable track; check the split ratios and dataset size")]
-    EmptySplit { split: &'static str },
+    #[error("{0}; the run needs its audio")]
+    AudioUnavailable(String),
+    #[error("the {split} split has no usable track; {why}")]
+    EmptySplit { split: &'static str, why: String },
     #[error("factor {name:?} failed")]
     Factor {
         name: String,
@@ -87,6 +91,21 @@ pub enum StageError {
         #[source]
         source: crate::nn::TrainError,
     },
+}
+
+/// Skipped tracks in the log: the first few by name, then how many more, so that a folder
+/// of missing files is not a screen of lines (the store lists them all).
+pub(crate) fn log_skipped(stage: &str, skipped: &[(TrackId, String)]) {
+    const NAMED: usize = 5;
+    for (track, why) in skipped.iter().take(NAMED) {
+        tracing::warn!("{stage}: track {track} skipped: {why}");
+    }
+    if skipped.len() > NAMED {
+        tracing::warn!(
+            "{stage}: … and {} more tracks skipped",
+            skipped.len() - NAMED
+        );
+    }
 }
 
 /// Each epoch of a model to the recorder (as it happens) and to a progress bar; the first
@@ -112,6 +131,8 @@ impl<'a> EpochLog<'a> {
 
     pub(crate) fn record(&mut self, e: &Epoch) {
         self.bar.inc(1);
+        self.bar
+            .set_message(format!("{} {:.4}", self.model, e.validation_loss));
         if self.error.is_none() {
             self.error = self.recorder.epoch(&self.model, e).err();
         }

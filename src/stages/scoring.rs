@@ -1,13 +1,14 @@
 //! Scoring a genre model the same way whichever stage trained it: on the training and
 //! validation tracks against the labels it trained on (injected noise included), on the
 //! test tracks against the labels as published and, for generated worlds, against the true
-//! genres; every track's probabilities go to `predictions/<model>.csv` in the run's folder.
+//! genres; every track's probabilities go to the store and to `predictions/<model>.csv` in
+//! the run's folder.
 
 use super::data::LoadedData;
 use super::{Recorder, StageError};
 use crate::eval::metrics::evaluate;
 use crate::eval::Evaluation;
-use crate::record::{ModelName, SplitKey};
+use crate::record::{ModelName, Prediction, SplitKey};
 use std::path::PathBuf;
 
 /// Track-level class probabilities of a model, for dataset positions.
@@ -35,6 +36,7 @@ pub fn score(
     let published = data.published();
     let noisy = &data.noisy.labels;
     let mut out = Vec::new();
+    let mut rows = Vec::new();
     let mut csv = format!(
         "track_id,split,label{}\n",
         d.genres
@@ -57,6 +59,13 @@ pub fn score(
                 csv.push_str(&format!(",{v}"));
             }
             csv.push('\n');
+            rows.push(Prediction {
+                track: d.tracks[i].id,
+                split,
+                label: labels[i],
+                true_label: data.truth.as_ref().map(|t| t.true_genre[i]),
+                probabilities: p.clone(),
+            });
         }
         let flat: Vec<f32> = probs.concat();
         let y: Vec<usize> = idx.iter().map(|&i| labels[i]).collect();
@@ -70,6 +79,7 @@ pub fn score(
             out.push((SplitKey::TestClean, e));
         }
     }
+    rec.predictions(model, &rows)?;
     let path = PathBuf::from("predictions").join(format!("{model}.csv"));
     rec.file(&path, csv.as_bytes())?;
     Ok(out)

@@ -12,7 +12,7 @@ pub mod sqlite;
 
 use crate::data::TrackId;
 use crate::eval::Evaluation;
-use crate::record::{Epoch, ModelName, RunId, SplitKey};
+use crate::record::{Epoch, ModelName, Prediction, RunId, SplitKey};
 use serde::Serialize;
 use std::fmt;
 use std::path::PathBuf;
@@ -116,6 +116,11 @@ pub enum StoreError {
     Runtime(#[source] std::io::Error),
     #[error("no run {run} in {location}; `agf runs` lists the runs there")]
     NoSuchRun { location: String, run: RunId },
+    #[error(
+        "there is no run store at {location}; `agf run SPEC` creates one there, or --db (AGF_DB) \
+         names another"
+    )]
+    Missing { location: String },
 }
 
 /// What a new run records before any work starts.
@@ -243,6 +248,13 @@ pub trait Backend: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Append one epoch of a model and refresh the run's heartbeat.
     fn record_epoch(&self, run: RunId, model: &ModelName, e: &Epoch) -> Result<(), StoreError>;
+    /// Every scored track's probabilities from one model.
+    fn record_predictions(
+        &self,
+        run: RunId,
+        model: &ModelName,
+        rows: &[Prediction],
+    ) -> Result<(), StoreError>;
 
     /// Every run, oldest first, with its headline test metrics; statuses as written, which
     /// [`Store::runs`] turns into what a reader should see.
@@ -259,12 +271,18 @@ pub trait Backend: Send + Sync {
         split: SplitKey,
         name: &str,
     ) -> Result<Option<f64>, StoreError>;
+    /// A run's textual facts, by key.
+    fn facts(&self, run: RunId) -> Result<Vec<(String, String)>, StoreError>;
+    /// A run's class names, in class-index order.
+    fn classes(&self, run: RunId) -> Result<Vec<String>, StoreError>;
     /// Skipped tracks of a run, by track id.
     fn skipped(&self, run: RunId) -> Result<Vec<(TrackId, String)>, StoreError>;
     /// The models with stored epochs in a run, in the order they were first recorded.
     fn epoch_models(&self, run: RunId) -> Result<Vec<ModelName>, StoreError>;
     /// A model's epochs, in order.
     fn epochs(&self, run: RunId, model: &ModelName) -> Result<Vec<Epoch>, StoreError>;
+    /// A model's per-track predictions, by track id.
+    fn predictions(&self, run: RunId, model: &ModelName) -> Result<Vec<Prediction>, StoreError>;
     /// The headline model's test confusion matrix of `run`, or of the newest finished run.
     fn confusion(&self, run: Option<RunId>) -> Result<Option<StoredConfusion>, StoreError>;
     /// Every factor's headline numbers, newest run first.
@@ -282,6 +300,13 @@ impl StoreLocation {
     /// What `--db` or `AGF_DB` names: for now, always a SQLite file path.
     pub fn parse(s: &str) -> StoreLocation {
         StoreLocation::Sqlite(PathBuf::from(s))
+    }
+
+    /// Whether a store is there already.
+    pub fn exists(&self) -> bool {
+        match self {
+            StoreLocation::Sqlite(path) => path.is_file(),
+        }
     }
 }
 
@@ -301,11 +326,28 @@ pub struct Store {
 }
 
 impl Store {
+    /// Open the store at `location`, which must exist: reading commands create nothing, so a
+    /// mistyped path is an error rather than an empty store.
+    pub fn open_existing(
+        location: &StoreLocation,
+        liveness: Box<dyn Liveness>,
+    ) -> Result<Store, StoreError> {
+        if !location.exists() {
+            return Err(StoreError::Missing {
+                location: location.to_string(),
+            });
+        }
+        Store::open(location, liveness)
+    }
+
     /// Open (creating if needed) the store at `location`, its schema brought up to date.
     pub fn open(
         location: &StoreLocation,
         liveness: Box<dyn Liveness>,
     ) -> Result<Store, StoreError> {
+        if !location.exists() {
+            tracing::info!("creating a new run store at {location}");
+        }
         let backend: Box<dyn Backend> = match location {
             StoreLocation::Sqlite(path) => Box::new(sqlite::SqliteStore::open(path)?),
         };

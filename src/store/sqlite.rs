@@ -9,7 +9,7 @@ use super::{
 };
 use crate::data::TrackId;
 use crate::eval::Evaluation;
-use crate::record::{metric, Epoch, ModelName, RunId, SplitKey};
+use crate::record::{metric, Epoch, ModelName, Prediction, RunId, SplitKey};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -34,6 +34,16 @@ struct EpochRow {
     validation_loss: Option<f64>,
     learning_rate: Option<f64>,
     task: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PredictionRow {
+    track_id: i64,
+    #[sqlx(try_from = "String")]
+    split: SplitKey,
+    label: i64,
+    true_label: Option<i64>,
+    probabilities: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -447,6 +457,61 @@ impl Backend for SqliteStore {
         })
     }
 
+    fn record_predictions(
+        &self,
+        run: RunId,
+        model: &ModelName,
+        rows: &[Prediction],
+    ) -> Result<(), StoreError> {
+        let model = model.to_string();
+        self.insert_rows(
+            "recording predictions",
+            "INSERT OR REPLACE INTO predictions
+             (run_id, model, track_id, split, label, true_label, predicted, probabilities)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+            |q, p| {
+                q.bind(run)
+                    .bind(model.clone())
+                    .bind(p.track.0 as i64)
+                    .bind(p.split.as_str())
+                    .bind(p.label as i64)
+                    .bind(p.true_label.map(|l| l as i64))
+                    .bind(p.predicted() as i64)
+                    // Shortest round-trip decimals: read back, every f32 is the same bits.
+                    .bind(serde_json::to_string(&p.probabilities).expect("floats serialise"))
+            },
+        )
+    }
+
+    fn predictions(&self, run: RunId, model: &ModelName) -> Result<Vec<Prediction>, StoreError> {
+        self.rt.block_on(async {
+            let rows: Vec<PredictionRow> = sqlx::query_as(
+                "SELECT track_id, split, label, true_label, probabilities FROM predictions
+                 WHERE run_id = ? AND model = ? ORDER BY track_id",
+            )
+            .bind(run)
+            .bind(model.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading predictions"))?;
+            rows.into_iter()
+                .map(|r| {
+                    let probabilities = serde_json::from_str(&r.probabilities).map_err(|e| {
+                        self.err("reading predictions")(sqlx::Error::Decode(Box::new(e)))
+                    })?;
+                    Ok(Prediction {
+                        track: TrackId(r.track_id as u32),
+                        split: r.split,
+                        label: r.label as usize,
+                        true_label: r.true_label.map(|l| l as usize),
+                        probabilities,
+                    })
+                })
+                .collect()
+        })
+    }
+
     fn written_runs(&self) -> Result<Vec<RunSummary>, StoreError> {
         self.rt.block_on(async {
             sqlx::query_as(
@@ -512,6 +577,26 @@ impl Backend for SqliteStore {
             .await
             .map_err(self.err("reading a metric"))?;
             Ok(value.flatten())
+        })
+    }
+
+    fn facts(&self, run: RunId) -> Result<Vec<(String, String)>, StoreError> {
+        self.rt.block_on(async {
+            sqlx::query_as("SELECT key, value FROM facts WHERE run_id = ? ORDER BY key")
+                .bind(run)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.err("reading facts"))
+        })
+    }
+
+    fn classes(&self, run: RunId) -> Result<Vec<String>, StoreError> {
+        self.rt.block_on(async {
+            sqlx::query_scalar("SELECT name FROM classes WHERE run_id = ? ORDER BY class_index")
+                .bind(run)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.err("reading classes"))
         })
     }
 

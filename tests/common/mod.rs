@@ -64,8 +64,11 @@ pub fn run_in(spec: &Resolved, dir: &Path) -> (Store, RunOutcome) {
     let store = open_store(&db);
     let cache = agf::cache::StageCache::new(dir.join("cache"));
     let folders = folders(&db);
+    let prepared =
+        agf::pipeline::prepare(spec).unwrap_or_else(|e| panic!("{}", agf::errors::one_line(&e)));
     let out = agf::pipeline::run(
         spec,
+        prepared,
         Workspace {
             store: &store,
             cache: &cache,
@@ -81,4 +84,105 @@ pub fn run_in_temp_store(text: &str, name: &str) -> (tempfile::TempDir, Store, R
     let dir = tempfile::tempdir().unwrap();
     let (store, out) = run_in(&spec(text, name), dir.path());
     (dir, store, out)
+}
+
+/// One track of a hand-made FMA-layout fixture.
+pub struct FixtureTrack {
+    pub id: u32,
+    pub artist: u32,
+    pub album: u32,
+    /// A top-level genre title of [`FIXTURE_GENRES`].
+    pub genre: &'static str,
+    /// FMA's `set.split`: training, validation or test.
+    pub split: &'static str,
+}
+
+/// The fixture's genre tree: (id, title), all top-level.
+pub const FIXTURE_GENRES: [(u32, &str); 4] =
+    [(2, "Blues"), (5, "Classical"), (9, "Folk"), (12, "Rock")];
+
+/// Write `fma_metadata/` (tracks.csv in FMA's three-line header layout, with the columns the
+/// loader reads; genres.csv) and, when `audio` names a folder, 1.5 s 16 kHz WAVs whose pitch
+/// follows the genre and whose timbre follows the artist.
+pub fn write_fma(root: &Path, tracks: &[FixtureTrack], audio: Option<&str>) {
+    let meta = root.join("fma_metadata");
+    std::fs::create_dir_all(&meta).unwrap();
+    let cols = [
+        ("album", "id"),
+        ("album", "title"),
+        ("artist", "id"),
+        ("artist", "name"),
+        ("set", "split"),
+        ("set", "subset"),
+        ("track", "bit_rate"),
+        ("track", "duration"),
+        ("track", "genre_top"),
+        ("track", "genres"),
+        ("track", "genres_all"),
+        ("track", "tags"),
+        ("track", "title"),
+    ];
+    let mut csv = format!(
+        ",{}\n,{}\ntrack_id{}\n",
+        cols.map(|c| c.0).join(","),
+        cols.map(|c| c.1).join(","),
+        ",".repeat(cols.len())
+    );
+    let genre_id = |title: &str| FIXTURE_GENRES.iter().find(|g| g.1 == title).unwrap().0;
+    for t in tracks {
+        let g = genre_id(t.genre);
+        csv.push_str(&format!(
+            "{},{},album {},{},artist {},{},medium,256000,1.5,{},[{g}],[{g}],[],track {}\n",
+            t.id, t.album, t.album, t.artist, t.artist, t.split, t.genre, t.id
+        ));
+    }
+    std::fs::write(meta.join("tracks.csv"), csv).unwrap();
+    let mut genres = String::from("genre_id,#tracks,parent,title,top_level\n");
+    for (id, title) in FIXTURE_GENRES {
+        genres.push_str(&format!("{id},1,0,{title},{id}\n"));
+    }
+    std::fs::write(meta.join("genres.csv"), genres).unwrap();
+    let Some(folder) = audio else { return };
+    for t in tracks {
+        let pitch =
+            110.0 * (1 + FIXTURE_GENRES.iter().position(|g| g.1 == t.genre).unwrap()) as f32;
+        let bright = 1.0 + (t.artist % 5) as f32;
+        let samples: Vec<f32> = (0..24_000)
+            .map(|n| {
+                let x = n as f32 / 16_000.0 * std::f32::consts::TAU * pitch;
+                0.3 * x.sin()
+                    + 0.1 * (bright * x).sin()
+                    + 0.02 * ((n * 7919 % 101) as f32 / 50.0 - 1.0)
+            })
+            .collect();
+        let path = agf::data::fma::audio_path(&root.join(folder), agf::data::TrackId(t.id), "wav");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, agf::data::synth::wav::encode_pcm16(&samples, 16_000)).unwrap();
+    }
+}
+
+/// A spec reading the fixture at `root` (subset medium) with `split` as its `[split]` body.
+pub fn fma_spec(root: &Path, split: &str, extra: &str) -> String {
+    format!(
+        r#"name = "fixture"
+seed = 3
+[dataset]
+source = "fma"
+[dataset.fma]
+root = "{}"
+subset = "medium"
+[frontend]
+sample_rate = 16000
+n_fft = 512
+hop_length = 256
+n_mels = 32
+n_mfcc = 13
+[split]
+{split}
+[model]
+kind = "logreg"
+epochs = 30
+{extra}"#,
+        root.display()
+    )
 }
