@@ -25,8 +25,9 @@
 //! | 7 | [`stages`] | one file per stage (data, features, frames, factors, baseline, nets), resolving the spec into each stage's parameters, reporting through a [`stages::Recorder`] |
 //! | 8 | [`store`] | the run store behind a [`store::Backend`] trait (SQLite), typed rows, [`store::RunStatus`] with `interrupted` derived in one place |
 //! | 9 | [`pipeline`] | one run: which stages, in which order, each once; run folders and locks, provenance, resume |
-//! | 10 | [`report`] | HTML reports with plotters charts, read from the store |
-//! | 11 | [`bench`] | throughput against librosa, scikit-learn and PyTorch, printed, never asserted |
+//! | 10 | [`sweep`] | `[sweep]` cells validated and planned, a queue in the store, workers with leases, local launching |
+//! | 11 | [`report`] | HTML reports with plotters charts, read from the store |
+//! | 12 | [`bench`] | throughput against librosa, scikit-learn and PyTorch, printed, never asserted |
 //!
 //! The binary (`src/main.rs`, `src/cli/`) parses arguments, makes one library call per
 //! subcommand and prints.
@@ -60,4 +61,5 @@ pub mod simd;
 pub mod spec;
 pub mod stages;
 pub mod store;
+pub mod sweep;
 pub mod vectors;

@@ -6,10 +6,12 @@ mod cli;
 
 use agf::pipeline::{self, RunFolders, Workspace};
 use agf::record::RunId;
+use agf::store::RunStatus;
 use agf::store::Store;
+use agf::sweep::Sweep;
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::args::{Bench, Cli, Command, Format, Subset};
+use cli::args::{Bench, Cli, Command, Format, Subset, SweepCommand};
 use cli::print;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -43,7 +45,13 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<()> {
     let places = cli.places();
     match cli.command {
-        Command::Run { spec } => run(&places, &spec),
+        Command::Run {
+            spec,
+            overrides,
+            resume_or_run,
+        } => run(&places, &spec, &overrides, resume_or_run),
+        Command::Sweep { what } => sweep(&places, what),
+        Command::Sweeps { format } => print::sweeps(&existing_store(&places)?.sweeps()?, format),
         Command::Resume { run } => resume(&places, RunId(run)),
         Command::Runs { format } => runs(&places, format),
         Command::Report { out } => report(&places, &out),
@@ -73,17 +81,141 @@ fn existing_store(places: &cli::args::Places) -> Result<Store> {
     )?)
 }
 
-fn run(places: &cli::args::Places, spec_path: &Path) -> Result<()> {
-    let spec = agf::stages::load_spec(spec_path)?;
+fn run(
+    places: &cli::args::Places,
+    spec_path: &Path,
+    overrides: &[String],
+    resume_or_run: bool,
+) -> Result<()> {
+    let sweep = Sweep::load(spec_path, overrides)?;
+    if sweep.file.declares_sweep || sweep.cells.len() > 1 {
+        return Err(agf::sweep::SweepError::DeclaresSweep(spec_path.to_path_buf()).into());
+    }
+    let spec = &sweep.cells[0].spec;
     let context = || format!("running {}", spec_path.display());
-    let prepared = pipeline::prepare(&spec).with_context(context)?;
-    let store = open_store(places)?;
     let folders = places.folders();
     let cache = agf::cache::StageCache::new(&places.cache);
-    let outcome = pipeline::run(&spec, prepared, workspace(&store, &cache, &folders))
-        .with_context(context)?;
+    if resume_or_run && places.store.exists() {
+        let store = existing_store(places)?;
+        let hash = spec.hash();
+        let unfinished = store.runs()?.into_iter().rev().find(|r| {
+            r.spec_hash == hash && matches!(r.status, RunStatus::Interrupted | RunStatus::Failed)
+        });
+        if let Some(r) = unfinished {
+            print::started(r.id, &folders.dir(r.id));
+            let outcome = pipeline::resume(workspace(&store, &cache, &folders), r.id)
+                .with_context(context)?;
+            print::outcome(&outcome, &places.store.to_string());
+            return Ok(());
+        }
+    }
+    let prepared = pipeline::prepare(spec).with_context(context)?;
+    let store = open_store(places)?;
+    let outcome = pipeline::run_with(
+        spec,
+        prepared,
+        workspace(&store, &cache, &folders),
+        None,
+        &mut |run, dir| print::started(run, dir),
+    )
+    .with_context(context)?;
     print::outcome(&outcome, &places.store.to_string());
     Ok(())
+}
+
+fn sweep(places: &cli::args::Places, what: SweepCommand) -> Result<()> {
+    use agf::sweep::{launch, plan, worker};
+    let cache = agf::cache::StageCache::new(&places.cache);
+    match what {
+        SweepCommand::Plan { spec, overrides } => {
+            let sweep = Sweep::load(&spec, &overrides)?;
+            let recorded = match places.store.exists() {
+                true => existing_store(places)?.cells(&sweep.name)?,
+                false => Vec::new(),
+            };
+            print::plan(&sweep, &plan::plan(&sweep, &cache), &recorded);
+            Ok(())
+        }
+        SweepCommand::Run {
+            spec,
+            overrides,
+            workers,
+            retries,
+        } => {
+            let sweep = Sweep::load(&spec, &overrides)?;
+            let store = open_store(places)?;
+            let cells = launch::record(&sweep, &store, &cache, retries)?;
+            print::sweep_header(&sweep, &cells);
+            finish_sweep(places, &store, &sweep.name, &workers)
+        }
+        SweepCommand::Retry { name, workers } => {
+            let store = existing_store(places)?;
+            if store.cells(&name)?.is_empty() {
+                return Err(agf::sweep::SweepError::NoSuchSweep { name }.into());
+            }
+            let n = store.retry_failed(&name)?;
+            println!("{n} failed cells of {name} back in the queue");
+            finish_sweep(places, &store, &name, &workers)
+        }
+        SweepCommand::Worker { name, lease } => {
+            let store = existing_store(places)?;
+            let folders = places.folders();
+            let report = worker::work(
+                &name,
+                workspace(&store, &cache, &folders),
+                &worker::WorkerConfig {
+                    lease: seconds(lease)?,
+                    store: places.store.clone(),
+                },
+            )?;
+            println!(
+                "worker done: {} cells done, {} failed",
+                report.done, report.failed
+            );
+            Ok(())
+        }
+        SweepCommand::Status { name, format } => {
+            let store = existing_store(places)?;
+            let cells = store.cells(&name)?;
+            if cells.is_empty() {
+                return Err(agf::sweep::SweepError::NoSuchSweep { name }.into());
+            }
+            print::sweep_status(&name, &cells, format)
+        }
+    }
+}
+
+/// Run what is left of a recorded sweep with local workers, then print how it stands.
+fn finish_sweep(
+    places: &cli::args::Places,
+    store: &Store,
+    name: &str,
+    workers: &cli::args::WorkerArgs,
+) -> Result<()> {
+    let local = agf::sweep::launch::Local {
+        workers: workers.workers as usize,
+        lease: seconds(workers.lease)?,
+        exe: std::env::current_exe().context("finding the agf binary to start workers")?,
+        args: places.args(),
+        logs: places.runs.join("sweeps").join(name),
+    };
+    let counts = agf::sweep::launch::run_local(name, store, &local)?;
+    print::sweep_status(name, &store.cells(name)?, Format::Table)?;
+    if counts.failed > 0 {
+        anyhow::bail!(
+            "{} of {} cells failed; `agf sweep status {name}` shows why, `agf sweep retry {name}` runs them again",
+            counts.failed,
+            counts.cells
+        );
+    }
+    Ok(())
+}
+
+fn seconds(s: f64) -> Result<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(s)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| anyhow::anyhow!("--lease: expected a number of seconds > 0, got {s}"))
 }
 
 fn workspace<'a>(
@@ -121,7 +253,7 @@ fn report(places: &cli::args::Places, out: &Path) -> Result<()> {
 fn synth(spec_path: &Path, out: &Path, subset: Subset) -> Result<()> {
     use agf::data::synth::{fma_layout, SyntheticWorld};
     let spec = agf::stages::load_spec(spec_path)?;
-    let world = SyntheticWorld::generate(&spec.dataset.synthetic, spec.seed);
+    let world = SyntheticWorld::generate(&spec.dataset.synthetic, spec.world_seed());
     let written = fma_layout::write(&world, out, subset.as_str()).with_context(|| {
         format!(
             "writing the world of {} to {}",

@@ -47,7 +47,14 @@ fn run_list_report_and_determinism() {
     let first = agf(&db, &["run", spec.to_str().unwrap()]);
     assert!(first.status.success(), "{}", stderr(&first));
     let out = stdout(&first);
-    assert!(out.starts_with("run 1 \"small\" done in"), "{out}");
+    let folder = db.parent().unwrap().join("1");
+    assert!(
+        out.starts_with(&format!(
+            "run 1 in {}\nrun 1 \"small\" done in",
+            folder.display()
+        )),
+        "{out}"
+    );
     assert!(
         out.contains("test tracks whose artist is in training: 0"),
         "{out}"

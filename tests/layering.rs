@@ -4,14 +4,16 @@
 use std::path::{Path, PathBuf};
 
 /// The modules in flow order; a module may use those before it, never those after.
+#[rustfmt::skip]
 const ORDER: &[&str] = &[
     // Foundations, which know no domain.
     "rng", "simd", "fsutil", "progress", "digest", "errors", "record", "vectors", "cache",
     // Metrics and statistics from probabilities and labels: pure, so every later layer may
     // score.
-    "eval", // The flow.
-    "spec", "data", "audio", "features", "factors", "nn", "stages", "store", "pipeline", "report",
-    "bench",
+    "eval",
+    // The flow.
+    "spec", "data", "audio", "features", "factors", "nn", "stages", "store", "pipeline",
+    "sweep", "report", "bench",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

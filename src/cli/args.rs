@@ -39,6 +39,18 @@ impl Places {
     pub fn folders(&self) -> RunFolders {
         RunFolders::new(&self.runs)
     }
+
+    /// The global arguments that give a child process these places.
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            "--db".into(),
+            self.store.to_string(),
+            "--runs".into(),
+            self.runs.display().to_string(),
+            "--cache".into(),
+            self.cache.display().to_string(),
+        ]
+    }
 }
 
 impl Cli {
@@ -61,10 +73,26 @@ impl Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Run the experiment a spec describes and record it in the store.
+    /// Run the experiment a spec describes and record it in the store; its first line of
+    /// output is the run's id and folder.
     Run {
         /// The experiment spec (TOML), e.g. experiments/quickstart.toml.
         spec: PathBuf,
+        /// Overrides of the spec as `key=value` (e.g. `seed=3 factors.mfcc.topics=24`).
+        overrides: Vec<String>,
+        /// Resume the unfinished run of the same resolved spec if there is one, else run.
+        #[arg(long)]
+        resume_or_run: bool,
+    },
+    /// Sweeps: a spec's `[sweep]` (or `key=a,b,c` overrides) run as cells by workers.
+    Sweep {
+        #[command(subcommand)]
+        what: SweepCommand,
+    },
+    /// List the sweeps in the store.
+    Sweeps {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Resume a run that was killed or failed: cached stages are reused, each net continues
     /// from its last checkpoint, and the run ends with the metrics an uninterrupted run has.
@@ -118,6 +146,57 @@ pub enum Command {
         #[arg(long, default_value = "reports/latest")]
         out: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+pub enum SweepCommand {
+    /// Run a sweep's cells that are not done yet with local worker processes.
+    Run {
+        spec: PathBuf,
+        /// `key=value` overrides; `key=a,b,c` adds an axis (`seed=1,2,3`).
+        overrides: Vec<String>,
+        #[command(flatten)]
+        workers: WorkerArgs,
+        /// Failed attempts a cell may have before it is left failed, after the first.
+        #[arg(long, default_value_t = 1)]
+        retries: u32,
+    },
+    /// The cells, the distinct stage computations they need (and how many are cached) and
+    /// the order that unblocks the most cells first; runs nothing.
+    Plan {
+        spec: PathBuf,
+        overrides: Vec<String>,
+    },
+    /// Claim and run cells of a recorded sweep until none is left (what `sweep run` starts).
+    Worker {
+        name: String,
+        /// Seconds a claim lasts without a heartbeat.
+        #[arg(long, default_value_t = 60.0)]
+        lease: f64,
+    },
+    /// Every cell of a sweep: its axes, status, attempts and run.
+    Status {
+        name: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Put a sweep's failed cells back in the queue and run them.
+    Retry {
+        name: String,
+        #[command(flatten)]
+        workers: WorkerArgs,
+    },
+}
+
+#[derive(Args)]
+pub struct WorkerArgs {
+    /// Worker processes side by side.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub workers: u32,
+    /// Seconds a claim lasts without a heartbeat: a worker that dies on another machine
+    /// frees its cell this long after.
+    #[arg(long, default_value_t = 60.0)]
+    pub lease: f64,
 }
 
 #[derive(Subcommand)]

@@ -7,7 +7,7 @@ use agf::features::ExportSummary;
 use agf::pipeline::RunOutcome;
 use agf::record::{ModelName, SplitKey};
 use agf::stages::data::DataSummary;
-use agf::store::{RunStatus, RunSummary};
+use agf::store::{CellStatus, RunStatus, RunSummary};
 use anyhow::Result;
 
 fn num(v: Option<f64>) -> String {
@@ -106,6 +106,7 @@ pub fn outcome(o: &RunOutcome, store: &str) {
             b.train.best_validation_loss,
             &b.evaluations,
             0,
+            false,
         );
         let nets = o.nets.iter().map(|n| {
             (
@@ -114,9 +115,10 @@ pub fn outcome(o: &RunOutcome, store: &str) {
                 n.best_validation_loss,
                 &n.evaluations,
                 n.resumed_epochs,
+                n.cached,
             )
         });
-        for (model, best_epoch, best_loss, evaluations, resumed) in
+        for (model, best_epoch, best_loss, evaluations, resumed, cached) in
             std::iter::once(baseline).chain(nets)
         {
             let get = |s: SplitKey| evaluations.iter().find(|(k, _)| *k == s).map(|(_, e)| e);
@@ -130,10 +132,10 @@ pub fn outcome(o: &RunOutcome, store: &str) {
                 num(get(SplitKey::Test).map(|e| e.accuracy)),
                 num(get(SplitKey::TestClean).map(|e| e.log_loss)),
                 num(get(SplitKey::TestClean).map(|e| e.macro_f1)),
-                if resumed > 0 {
-                    format!("  (resumed after epoch {resumed})")
-                } else {
-                    String::new()
+                match (resumed, cached) {
+                    (_, true) => "  (cached)".to_string(),
+                    (0, false) => String::new(),
+                    (r, false) => format!("  (resumed after epoch {r})"),
                 }
             );
         }
@@ -391,4 +393,210 @@ pub fn extract(s: &ExportSummary, out: &std::path::Path) {
     for (t, r) in &s.skipped {
         println!("  skipped track {t}: {r}");
     }
+}
+
+/// The first line `agf run` prints: scripts and schedulers find the run by it.
+pub fn started(run: agf::record::RunId, dir: &std::path::Path) {
+    use std::io::Write;
+    println!("run {run} in {}", dir.display());
+    let _ = std::io::stdout().flush();
+}
+
+/// An arm (a JSON object of axis values) as `key=value key=value`.
+fn arm_text(json: &str) -> String {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(json) else {
+        return json.to_string();
+    };
+    if map.is_empty() {
+        return "(base)".into();
+    }
+    map.iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k}={s}"),
+            v => format!("{k}={v}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `agf sweep plan`.
+pub fn plan(
+    sweep: &agf::sweep::Sweep,
+    plan: &agf::sweep::plan::Plan,
+    recorded: &[agf::store::Cell],
+) {
+    let in_store = |hash: &str| recorded.iter().find(|c| c.spec_hash == hash);
+    let arms: std::collections::BTreeSet<String> = sweep
+        .cells
+        .iter()
+        .map(|c| agf::spec::sweep::describe(&c.arm()))
+        .collect();
+    let seeds = sweep.file.sweep.seeds.len().max(1);
+    let finished = sweep
+        .cells
+        .iter()
+        .filter(|c| in_store(&c.spec.hash()).is_some_and(|r| r.status == CellStatus::Done))
+        .count();
+    println!(
+        "sweep {:?} from {}: {} cells ({} arms × {} seeds), {} done",
+        sweep.name,
+        sweep.file.path.display(),
+        sweep.cells.len(),
+        arms.len(),
+        seeds,
+        finished
+    );
+    if !sweep.baseline.is_empty() {
+        println!(
+            "baseline arm: {}",
+            agf::spec::sweep::describe(&sweep.baseline)
+        );
+    }
+    println!();
+    println!("{:<10} {:>8} {:>7}", "stage", "distinct", "cached");
+    for s in &plan.stages {
+        println!("{:<10} {:>8} {:>7}", s.stage, s.distinct, s.cached);
+    }
+    let total: usize = plan.stages.iter().map(|s| s.distinct).sum();
+    let cached: usize = plan.stages.iter().map(|s| s.cached).sum();
+    let needed: usize = plan.recipes.iter().map(Vec::len).sum();
+    println!(
+        "{:<10} {:>8} {:>7}   ({needed} if every cell computed its own)",
+        "all", total, cached
+    );
+    println!();
+    println!("order (cells that unblock the most others first):");
+    println!("{:>5} {:>9}  {:<7} arm", "cell", "unblocks", "status");
+    for &i in &plan.order {
+        let c = &sweep.cells[i];
+        let arm = agf::spec::sweep::describe(&c.arm());
+        let stored = in_store(&c.spec.hash());
+        println!(
+            "{:>5} {:>9}  {:<7} {}{}",
+            stored.map_or("new".into(), |r| r.number.to_string()),
+            plan.unblocks[i],
+            stored.map_or("to run", |r| r.status.as_str()),
+            if arm.is_empty() { "(base)".into() } else { arm },
+            c.seed.map(|s| format!(" seed={s}")).unwrap_or_default()
+        );
+    }
+}
+
+/// What `agf sweep run` found in the store before starting workers.
+pub fn sweep_header(sweep: &agf::sweep::Sweep, cells: &[agf::store::Cell]) {
+    let counts = agf::sweep::launch::Counts::of(cells);
+    let current: std::collections::BTreeSet<String> =
+        sweep.cells.iter().map(|c| c.spec.hash()).collect();
+    let extra = cells
+        .iter()
+        .filter(|c| !current.contains(&c.spec_hash))
+        .count();
+    println!(
+        "sweep {:?}: {} cells, {} done, {} failed, {} to run{}",
+        sweep.name,
+        counts.cells,
+        counts.done,
+        counts.failed,
+        counts.queued + counts.running,
+        if extra > 0 {
+            format!(" ({extra} from an earlier version of the sweep)")
+        } else {
+            String::new()
+        }
+    );
+}
+
+/// `agf sweep status`.
+pub fn sweep_status(name: &str, cells: &[agf::store::Cell], format: Format) -> Result<()> {
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(cells)?),
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::stdout());
+            w.write_record([
+                "cell", "status", "attempts", "failures", "run", "seed", "arm", "error",
+            ])?;
+            for c in cells {
+                w.write_record([
+                    c.number.to_string(),
+                    c.status.to_string(),
+                    c.attempts.to_string(),
+                    c.failures.to_string(),
+                    c.run_id.map(|r| r.to_string()).unwrap_or_default(),
+                    c.seed.map(|s| s.to_string()).unwrap_or_default(),
+                    arm_text(&c.arm),
+                    c.error.clone().unwrap_or_default(),
+                ])?;
+            }
+            w.flush()?;
+        }
+        Format::Table => {
+            let counts = agf::sweep::launch::Counts::of(cells);
+            println!(
+                "sweep {name:?}: {} cells, {} done, {} running, {} failed, {} queued",
+                counts.cells, counts.done, counts.running, counts.failed, counts.queued
+            );
+            println!(
+                "{:>5}  {:<8} {:>8} {:>5} {:>5}  arm",
+                "cell", "status", "attempts", "run", "seed"
+            );
+            for c in cells {
+                println!(
+                    "{:>5}  {:<8} {:>8} {:>5} {:>5}  {}",
+                    c.number,
+                    c.status.as_str(),
+                    c.attempts,
+                    c.run_id
+                        .map(|r| r.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    c.seed.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                    arm_text(&c.arm)
+                );
+                if let (Some(e), true) = (&c.error, c.status != agf::store::CellStatus::Done) {
+                    println!("{:>5}  error: {e}", "");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `agf sweeps`.
+pub fn sweeps(list: &[agf::store::SweepSummary], format: Format) -> Result<()> {
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(list)?),
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::stdout());
+            w.write_record([
+                "name", "cells", "done", "running", "failed", "queued", "spec",
+            ])?;
+            for s in list {
+                w.write_record([
+                    s.name.clone(),
+                    s.cells.to_string(),
+                    s.done.to_string(),
+                    s.running.to_string(),
+                    s.failed.to_string(),
+                    s.queued.to_string(),
+                    s.spec_path.clone(),
+                ])?;
+            }
+            w.flush()?;
+        }
+        Format::Table => {
+            println!(
+                "{:<24} {:>6} {:>6} {:>8} {:>7} {:>7}  spec",
+                "sweep", "cells", "done", "running", "failed", "queued"
+            );
+            for s in list {
+                println!(
+                    "{:<24} {:>6} {:>6} {:>8} {:>7} {:>7}  {}",
+                    s.name, s.cells, s.done, s.running, s.failed, s.queued, s.spec_path
+                );
+            }
+            if list.is_empty() {
+                println!("(no sweeps yet: `agf sweep run SPEC` makes one)");
+            }
+        }
+    }
+    Ok(())
 }

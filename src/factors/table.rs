@@ -104,7 +104,12 @@ mod tests {
     /// values came back one ulp off (a resumed run then differed from an uninterrupted one).
     #[test]
     fn floats_survive_the_cache_bit_for_bit() {
-        for x in [116.31106158483779f64, 0.1 + 0.2, 1e-300, 2.2250738585072014e-308] {
+        for x in [
+            116.31106158483779f64,
+            0.1 + 0.2,
+            1e-300,
+            2.2250738585072014e-308,
+        ] {
             let text = serde_json::to_string(&x).unwrap();
             let back: f64 = serde_json::from_str(&text).unwrap();
             assert_eq!(back.to_bits(), x.to_bits(), "{text}");

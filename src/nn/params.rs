@@ -1,7 +1,8 @@
 //! A network's parameters by name, in creation order (so that every walk over them, for
 //! the optimiser, L2 or a checkpoint, is deterministic).
 
-use candle_core::{Result, Tensor, Var};
+use candle_core::{Device, Result, Tensor, Var};
+use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamKind {
@@ -58,6 +59,34 @@ impl Params {
             }
         }
         Ok(total)
+    }
+
+    /// Write every parameter (batch-norm statistics included) to a safetensors file, by
+    /// way of a temporary file renamed into place: a reader never sees half a file.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let tensors: std::collections::HashMap<String, Tensor> = self
+            .iter()
+            .map(|(n, v, _)| (n.to_string(), v.as_tensor().clone()))
+            .collect();
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+        candle_core::safetensors::save(&tensors, &tmp)?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    }
+
+    /// Set every parameter from a file [`Params::save`] wrote for the same network.
+    pub fn load(&self, path: &Path, dev: &Device) -> Result<()> {
+        let tensors = candle_core::safetensors::load(path, dev)?;
+        for (n, v, _) in self.iter() {
+            match tensors.get(n) {
+                Some(t) => v.set(t)?,
+                None => candle_core::bail!("{} has no parameter {n}", path.display()),
+            }
+        }
+        Ok(())
     }
 
     /// Trainable scalars (statistics excluded).

@@ -397,7 +397,7 @@ fn restore(net: &Cnn, tensors: &HashMap<String, Tensor>) -> candle_core::Result<
 
 /// A digest of the training configuration, the output count and every example (track and
 /// target): a checkpoint is resumed only by the training that wrote it.
-fn fingerprint(cfg: &TrainConfig, tasks: &[Task]) -> String {
+pub fn fingerprint(cfg: &TrainConfig, tasks: &[Task]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(format!("{cfg:?}").as_bytes());

@@ -23,7 +23,7 @@ use crate::stages::baseline::BaselineOutcome;
 use crate::stages::factors::{FactorInputs, FactorOutcome};
 use crate::stages::nets::NetReport;
 use crate::stages::{self, StageError};
-use crate::store::{RunEnd, RunStatus, Store, StoreError};
+use crate::store::{CellId, RunEnd, RunStatus, Store, StoreError};
 use candle_core::Device;
 use folders::{LockError, RunLock};
 use recorder::StoreRecorder;
@@ -141,10 +141,23 @@ pub fn run(
     prepared: Prepared,
     ws: Workspace,
 ) -> Result<RunOutcome, PipelineError> {
+    run_with(spec, prepared, ws, None, &mut |_, _| {})
+}
+
+/// [`run`] for a sweep's `cell` (attached to the run as it is recorded), telling
+/// `on_start` the new run's id and folder before any stage runs.
+pub fn run_with(
+    spec: &Resolved,
+    prepared: Prepared,
+    ws: Workspace,
+    cell: Option<CellId>,
+    on_start: &mut dyn FnMut(RunId, &std::path::Path),
+) -> Result<RunOutcome, PipelineError> {
     let run = ws
         .store
-        .start_run(&provenance::new_run(spec, &prepared.device))?;
+        .start_run(&provenance::new_run(spec, &prepared.device, cell))?;
     tracing::info!("run {run} \"{}\" started", spec.name);
+    on_start(run, &ws.folders.dir(run));
     let lock = lock(
         ws,
         run,
@@ -311,6 +324,13 @@ fn run_stages(
         d.album_count()
     );
     let leakage = stages::data::record(&data, &mut rec)?;
+    // Each stage, once done, leaves its recipe's marker: `agf sweep plan` counts them.
+    let recipes = stages::recipe::recipes(spec);
+    let done = |stage: &str| {
+        for r in recipes.iter().filter(|r| r.stage == stage) {
+            r.mark_done(ws.cache);
+        }
+    };
 
     let extractor = FeatureExtractor::new(&spec.frontend, &spec.descriptors);
     let tracks = needs
@@ -334,11 +354,13 @@ fn run_stages(
         &mut rec,
     )
     .map_err(StageError::from)?;
+    done("features");
 
     let frames = needs.frames.then(|| {
         let factor_front = FeatureExtractor::new(&spec.factor_frontend, &spec.descriptors);
         stages::frames::run(d, &data.loader, &factor_front, ws.cache)
     });
+    done("frames");
     let descriptors = tracks
         .as_ref()
         .filter(|_| {
@@ -353,11 +375,14 @@ fn run_stages(
         fma_features: csv.as_ref(),
     };
     let factors = stages::factors::run(spec, &data, &inputs, ws.cache, &mut rec)?;
+    done("factor");
     let baseline = stages::baseline::run(spec, &data, baseline_rows, &mut rec)?;
     let nets = match &tracks {
-        Some(t) => stages::nets::run(spec, &data, t, &factors, device, &dir, &mut rec)?,
+        Some(t) => stages::nets::run(spec, &data, t, &factors, device, &dir, ws.cache, &mut rec)?,
         None => Vec::new(),
     };
+    done("net");
+    done("transfer");
     Ok(RunOutcome {
         run,
         name: spec.name.clone(),

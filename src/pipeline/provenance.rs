@@ -3,7 +3,7 @@
 
 use crate::record::ModelName;
 use crate::spec::Resolved;
-use crate::store::NewRun;
+use crate::store::{CellId, NewRun};
 use candle_core::Device;
 
 /// Commit and dirty flag of the git checkout in the working directory, if any.
@@ -29,7 +29,7 @@ fn git_state() -> (Option<String>, Option<bool>) {
 
 /// The record a new run starts with. `device` is where its nets run (the CPU when it has
 /// none: the baseline and the factors run there).
-pub fn new_run(spec: &Resolved, device: &Device) -> NewRun {
+pub fn new_run(spec: &Resolved, device: &Device, cell: Option<CellId>) -> NewRun {
     let (git_commit, git_dirty) = git_state();
     NewRun {
         name: spec.name.clone(),
@@ -47,5 +47,6 @@ pub fn new_run(spec: &Resolved, device: &Device) -> NewRun {
             ModelName::Baseline
         },
         params: spec.flat_params(),
+        cell,
     }
 }

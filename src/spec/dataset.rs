@@ -17,6 +17,10 @@ pub enum DataSource {
 #[serde(deny_unknown_fields)]
 pub struct DatasetSpec {
     pub source: DataSource,
+    /// Seed of the generated world (synthetic data only); the spec's `seed` when omitted,
+    /// so a sweep can hold the data fixed while it varies training, or the reverse.
+    #[serde(default)]
+    pub seed: Option<u64>,
     #[serde(default)]
     pub synthetic: SyntheticSpec,
     /// Required when `source = "fma"`.

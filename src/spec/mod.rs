@@ -19,6 +19,8 @@ pub mod factors;
 pub mod frontend;
 mod locate;
 pub mod models;
+pub mod overrides;
+pub mod sweep;
 mod validate;
 
 pub use dataset::*;
@@ -38,9 +40,14 @@ use std::path::{Path, PathBuf};
 pub struct ExperimentSpec {
     /// Human-readable run name, shown by `agf runs` and in reports.
     pub name: String,
-    /// Master seed; every random draw of the run derives from it.
+    /// Master seed: every seed not given derives from it.
     #[serde(default)]
     pub seed: u64,
+    /// Seed of the nets' and the transfer MLP's draws (initialisation, crops, dropout); the
+    /// master seed when omitted. The world's seed is `dataset.seed`, the split's
+    /// `split.seed`.
+    #[serde(default)]
+    pub train_seed: Option<u64>,
     /// Where the nets run.
     #[serde(default)]
     pub device: DeviceSpec,
@@ -112,16 +119,31 @@ impl Resolved {
     }
 }
 
+/// One row per leaf. Arrays of tables are entered too: by each entry's `name` where every
+/// entry has one (`factors.mfcc.topics`, the path a sweep axis takes), else by position
+/// (`cnn.blocks.0.channels`).
 fn flatten(prefix: &str, v: &toml::Value, out: &mut Vec<(String, String)>) {
+    let join = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
     match v {
         toml::Value::Table(t) => {
             for (k, v) in t {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
+                flatten(&join(k), v, out);
+            }
+        }
+        toml::Value::Array(items) if !items.is_empty() && items.iter().all(|i| i.is_table()) => {
+            let names: Option<Vec<&str>> = items
+                .iter()
+                .map(|i| i.get("name").and_then(|n| n.as_str()))
+                .collect();
+            for (i, item) in items.iter().enumerate() {
+                let label = names.as_ref().map_or(i.to_string(), |n| n[i].to_string());
+                flatten(&join(&label), item, out);
             }
         }
         toml::Value::String(s) => out.push((prefix.to_string(), s.clone())),
@@ -283,6 +305,8 @@ impl ExperimentSpec {
             f.seed.get_or_insert(self.seed);
         }
         self.split.seed.get_or_insert(self.seed);
+        self.dataset.seed.get_or_insert(self.seed);
+        self.train_seed.get_or_insert(self.seed);
         if self.split.strategy != SplitStrategy::Official {
             let [train, validation, test] = self.split.ratios();
             self.split.train = Some(train);
@@ -330,6 +354,16 @@ impl ExperimentSpec {
     /// Noise seed after resolution.
     pub fn noise_seed(&self) -> u64 {
         self.noise.seed.unwrap_or(self.seed)
+    }
+
+    /// The generated world's seed after resolution.
+    pub fn world_seed(&self) -> u64 {
+        self.dataset.seed.unwrap_or(self.seed)
+    }
+
+    /// The nets' seed after resolution.
+    pub fn training_seed(&self) -> u64 {
+        self.train_seed.unwrap_or(self.seed)
     }
 
     /// Split seed after resolution.
@@ -491,5 +525,17 @@ kind = "logreg"
             get("dataset.synthetic.albums_per_artist").as_deref(),
             Some("[1, 4]")
         );
+        // Factor entries are rows under their names, as sweep axes address them.
+        let with_factor = parse(
+            &(GOOD.to_string()
+                + "\n[[factors]]\nname = \"mfcc\"\nfeatures = \"mfcc\"\ntopics = 7\n"),
+        )
+        .unwrap()
+        .flat_params();
+        assert!(
+            with_factor.contains(&("factors.mfcc.topics".into(), "7".into())),
+            "{with_factor:?}"
+        );
+        assert!(with_factor.iter().all(|(k, _)| k != "factors"));
     }
 }

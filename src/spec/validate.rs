@@ -204,16 +204,6 @@ fn noise(spec: &ExperimentSpec, bad: &mut Bad) {
             "expected at least one [from, to] genre pair for kind = \"pairwise\"".into(),
         );
     }
-    if n.kind != NoiseKind::None && n.rate == 0.0 {
-        bad(
-            "noise.rate",
-            format!(
-                "noise kind {:?} with rate 0 injects nothing; set a rate or kind = \"none\"",
-                n.kind
-            )
-            .to_lowercase(),
-        );
-    }
 }
 
 fn split(spec: &ExperimentSpec, bad: &mut Bad) {

@@ -45,7 +45,7 @@ pub fn load(spec: &Resolved) -> Result<LoadedData, StageError> {
     let (dataset, truth, report, min_seconds) = match spec.dataset.source {
         DataSource::Synthetic => {
             let (dataset, truth) =
-                SyntheticWorld::generate(&spec.dataset.synthetic, spec.seed).into_parts();
+                SyntheticWorld::generate(&spec.dataset.synthetic, spec.world_seed()).into_parts();
             (dataset, Some(truth), None, 0.0)
         }
         DataSource::Fma => {

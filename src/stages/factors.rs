@@ -154,6 +154,7 @@ fn one(
         }
     };
     let key = cache_key(f, data, inputs, &fit_set)?;
+    let _lock = super::lock::StageLock::acquire(cache, STAGE, &key.0);
     if let Some(table) = cache
         .read(STAGE, &key, "json")
         .and_then(|b| serde_json::from_slice::<FactorTable>(&b).ok())

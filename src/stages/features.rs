@@ -61,13 +61,38 @@ struct Extracted {
     hit: bool,
 }
 
-/// Run the stage over every track of `dataset`, through `cache` when given.
+/// What identifies a whole-dataset pass of a stage (for its lock): the dataset's tracks and
+/// audio, how they are loaded, and the front end's parameters.
+pub(crate) fn pass_key(
+    stage: &str,
+    dataset: &Dataset,
+    loader: &AudioLoader,
+    extractor: &FeatureExtractor,
+) -> String {
+    let mut text = format!(
+        "{stage}\n{}\n{}\n{:?}\n{}\n",
+        dataset.name,
+        dataset.audio.describe(),
+        loader,
+        extractor.params_text()
+    );
+    for t in &dataset.tracks {
+        text.push_str(&format!("{},", t.id));
+    }
+    crate::digest::sha256_hex(text.as_bytes())
+}
+
+/// Run the stage over every track of `dataset`, through `cache` when given (where another
+/// process computing the same pass is waited for).
 pub fn run(
     dataset: &Dataset,
     loader: &AudioLoader,
     extractor: &FeatureExtractor,
     cache: Option<&StageCache>,
 ) -> TrackFeatures {
+    let _lock = cache.map(|c| {
+        super::lock::StageLock::acquire(c, STAGE, &pass_key(STAGE, dataset, loader, extractor))
+    });
     let pb = crate::progress::bar(dataset.tracks.len() as u64, "features");
     let results: Vec<Result<Extracted, String>> = dataset
         .tracks

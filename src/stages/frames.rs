@@ -86,6 +86,11 @@ pub fn run(
     extractor: &FeatureExtractor,
     cache: &StageCache,
 ) -> FrameSet {
+    let _lock = super::lock::StageLock::acquire(
+        cache,
+        FRAMES_STAGE,
+        &super::features::pass_key(FRAMES_STAGE, dataset, loader, extractor),
+    );
     let pb = crate::progress::bar(dataset.tracks.len() as u64, "frames");
     let hits = AtomicUsize::new(0);
     let maps = AtomicUsize::new(0);

@@ -2,7 +2,8 @@
 //! [`features`] (track-level vectors and log-mels), [`frames`] (frame-level factor inputs),
 //! [`factors`] (the Artist Group Factors), [`baseline`] (the classical model) and [`nets`]
 //! (the CNNs and the transfer model); [`resolve`] turns a spec into each stage's parameters,
-//! [`scoring`] scores a genre model the same way for every stage that trains one.
+//! [`scoring`] scores a genre model the same way for every stage that trains one, and
+//! [`lock`] makes one process compute an entry while others wait for it.
 //!
 //! A stage takes resolved parameters and what earlier stages returned, returns its output
 //! (from the stage cache when its key is there), and reports what it measured through a
@@ -14,7 +15,9 @@ pub mod data;
 pub mod factors;
 pub mod features;
 pub mod frames;
+pub mod lock;
 pub mod nets;
+pub mod recipe;
 pub mod resolve;
 pub mod scoring;
 

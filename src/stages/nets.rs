@@ -2,24 +2,34 @@
 //! multi-task trunk with a head per target, then the transfer MLP over their taps. Each net
 //! checkpoints every epoch into the run's folder and resumes from there; every genre model is
 //! scored ([`super::scoring`]).
+//!
+//! A trained net is an entry of the stage cache (`net/<key>`: its best weights, then its
+//! history, which marks the entry complete), keyed by its training configuration, its tasks'
+//! examples, the log-mels they read, the device kind and the kernel build; the transfer MLP
+//! likewise (`transfer/<key>`), keyed by its configuration, its nets' keys and its examples.
+//! Runs that share a net (sweep cells that differ only downstream) train it once; the
+//! others read it, and record its epochs as their own.
 
 use super::data::LoadedData;
 use super::factors::FactorOutcome;
 use super::features::TrackFeatures;
+use super::lock::StageLock;
 use super::resolve::{train_config, transfer_config};
 use super::scoring::{score, ScoredTracks};
 use super::{EpochLog, Recorder, StageError};
-use crate::cache::LogMelView;
+use crate::cache::{CacheKey, LogMelView, StageCache};
 use crate::data::split::SplitName;
 use crate::eval::Evaluation;
+use crate::nn::params::Params;
 use crate::nn::train::{self, Example, PatchSource, Task};
 use crate::nn::transfer;
 use crate::nn::Cnn;
-use crate::record::{metric, ModelName, SplitKey};
+use crate::record::{metric, Epoch, ModelName, SplitKey};
 use crate::spec::{CnnMode, Resolved};
 use crate::vectors::{ColumnMoments, Standardizer};
 use candle_core::Device;
-use std::path::Path;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
 
 /// Standardised log-mels of the dataset's tracks, memory-mapped from the cache.
 pub struct LogMels {
@@ -52,8 +62,89 @@ pub struct NetReport {
     pub best_epoch: usize,
     pub best_validation_loss: f64,
     pub resumed_epochs: usize,
+    /// Read from the stage cache rather than trained in this run.
+    pub cached: bool,
     /// Genre models only: train, validation, test, and test against the true genres.
     pub evaluations: Vec<(SplitKey, Evaluation)>,
+}
+
+pub const NET_STAGE: &str = "net";
+pub const TRANSFER_STAGE: &str = "transfer";
+/// Bumped whenever a trained net differs for the same key.
+pub const VERSION: u32 = 1;
+
+/// What a cached training holds besides its weights; written last, it marks the entry
+/// complete.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedTraining {
+    best_epoch: usize,
+    best_validation_loss: f64,
+    history: Vec<Epoch>,
+}
+
+/// The key of a training: `what` (a fingerprint of configuration and examples), the
+/// log-mels of `tracks`, the device kind and the kernel build.
+fn training_key(
+    stage: &str,
+    what: &str,
+    tracks: impl IntoIterator<Item = usize>,
+    logmels: &[Option<PathBuf>],
+    device: &Device,
+) -> CacheKey {
+    let mut h = Sha256::new();
+    for t in tracks {
+        let name = logmels[t].as_ref().and_then(|p| p.file_name());
+        h.update(name.map_or("-".into(), |n| n.to_string_lossy()).as_bytes());
+        h.update(b",");
+    }
+    let kind = crate::nn::device_name(device);
+    let kind = kind.split(':').next().unwrap_or("cpu");
+    CacheKey::new(
+        stage,
+        VERSION,
+        &[
+            what.as_bytes(),
+            &h.finalize(),
+            kind.as_bytes(),
+            crate::simd::kernel_tag(),
+        ],
+    )
+}
+
+/// A cached training, if the cache holds a complete one: its record and the weights file.
+fn cached(cache: &StageCache, stage: &str, key: &CacheKey) -> Option<(CachedTraining, PathBuf)> {
+    let record = cache
+        .read(stage, key, "json")
+        .and_then(|b| serde_json::from_slice::<CachedTraining>(&b).ok())?;
+    let weights = cache.path(stage, key, "safetensors");
+    weights.is_file().then_some((record, weights))
+}
+
+/// Put a training into the cache: the weights, then the record that marks it complete. A
+/// cache that cannot be written costs the next run a training, not this run its result.
+fn publish(
+    cache: &StageCache,
+    stage: &str,
+    key: &CacheKey,
+    params: &Params,
+    record: &CachedTraining,
+) {
+    let written = params
+        .save(&cache.path(stage, key, "safetensors"))
+        .map_err(|e| e.to_string())
+        .and_then(|_| {
+            let json = serde_json::to_vec(record).expect("a training record serialises");
+            cache
+                .write(stage, key, "json", &json)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = written {
+        tracing::warn!(
+            "cannot write the {stage} cache under {}: {e}",
+            cache.root().display()
+        );
+    }
 }
 
 fn one_hot(class: usize, n: usize) -> Vec<f32> {
@@ -71,8 +162,9 @@ struct NetPlan {
     learns: Vec<(usize, f64)>,
 }
 
-/// Train every net, then the transfer model, and score the genre models. Checkpoints go
-/// under `run_dir/checkpoints/`.
+/// Train (or read from `cache`) every net, then the transfer model, and score the genre
+/// models. Checkpoints go under `run_dir/checkpoints/`.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     spec: &Resolved,
     data: &LoadedData,
@@ -80,6 +172,7 @@ pub fn run(
     factors: &[FactorOutcome],
     device: &Device,
     run_dir: &Path,
+    cache: &StageCache,
     rec: &mut dyn Recorder,
 ) -> Result<Vec<NetReport>, StageError> {
     let Some(c) = &spec.cnn else {
@@ -179,6 +272,7 @@ pub fn run(
     };
     let mut reports = Vec::new();
     let mut nets: Vec<Cnn> = Vec::new();
+    let mut net_keys: Vec<CacheKey> = Vec::new();
     for NetPlan {
         model,
         folder,
@@ -193,23 +287,70 @@ pub fn run(
                 ..Task::single(&targets[i], data_of[i].0, &data_of[i].1, &data_of[i].2)
             })
             .collect();
-        let dir = run_dir.join("checkpoints").join(&folder);
-        let mut log = EpochLog::new(rec, model.clone(), cfg.epochs);
-        let trained = train::train(
-            &cfg,
-            &tasks,
-            &src,
-            &dir,
-            device,
-            &mut |e| log.record(e),
-            &mut |_, _| true,
-        );
-        log.finish()?;
         let failed = |source| StageError::Training {
             model: model.clone(),
             source,
         };
-        let trained = trained.map_err(failed)?;
+        let examples = tasks
+            .iter()
+            .flat_map(|t| t.train.iter().chain(t.validation).map(|e| e.track));
+        let key = training_key(
+            NET_STAGE,
+            &train::fingerprint(&cfg, &tasks),
+            examples,
+            &feats.logmels,
+            device,
+        );
+        let _lock = StageLock::acquire(cache, NET_STAGE, &key.0);
+        let trained = match cached(cache, NET_STAGE, &key) {
+            Some((record, weights)) => {
+                let heads: Vec<usize> = tasks.iter().map(|t| t.outputs).collect();
+                let net = Cnn::multi(&cfg.cnn, &heads, cfg.seed, device)
+                    .and_then(|net| net.params.load(&weights, device).map(|_| net))
+                    .map_err(|e| failed(e.into()))?;
+                for e in &record.history {
+                    rec.epoch(&model, e)?;
+                }
+                tracing::info!("{model}: read from the stage cache");
+                Trained {
+                    net,
+                    best_epoch: record.best_epoch,
+                    best_validation_loss: record.best_validation_loss,
+                    history: record.history,
+                    resumed_epochs: 0,
+                    cached: true,
+                }
+            }
+            None => {
+                let dir = run_dir.join("checkpoints").join(&folder);
+                let mut log = EpochLog::new(rec, model.clone(), cfg.epochs);
+                let trained = train::train(
+                    &cfg,
+                    &tasks,
+                    &src,
+                    &dir,
+                    device,
+                    &mut |e| log.record(e),
+                    &mut |_, _| true,
+                );
+                log.finish()?;
+                let t = trained.map_err(failed)?;
+                let record = CachedTraining {
+                    best_epoch: t.best_epoch,
+                    best_validation_loss: t.best_validation_loss,
+                    history: t.history,
+                };
+                publish(cache, NET_STAGE, &key, &t.net.params, &record);
+                Trained {
+                    net: t.net,
+                    best_epoch: t.best_epoch,
+                    best_validation_loss: t.best_validation_loss,
+                    history: record.history,
+                    resumed_epochs: t.resumed_epochs,
+                    cached: false,
+                }
+            }
+        };
         tracing::info!(
             "{model}: the best epoch is {} (validation loss {:.4})",
             trained.best_epoch,
@@ -222,6 +363,7 @@ pub fn run(
                 (metric::BEST_EPOCH, trained.best_epoch as f64),
                 (metric::BEST_VALIDATION_LOSS, trained.best_validation_loss),
                 (metric::EPOCHS_RUN, trained.history.len() as f64),
+                ("cache_hit", f64::from(u8::from(trained.cached))),
             ],
         )?;
         let mut evaluations = Vec::new();
@@ -245,9 +387,11 @@ pub fn run(
             best_epoch: trained.best_epoch,
             best_validation_loss: trained.best_validation_loss,
             resumed_epochs: trained.resumed_epochs,
+            cached: trained.cached,
             evaluations,
         });
         nets.push(trained.net);
+        net_keys.push(key);
     }
     if nets.is_empty() {
         return Ok(reports);
@@ -255,27 +399,73 @@ pub fn run(
     let model = ModelName::Transfer;
     let tcfg = transfer_config(spec);
     let frozen: Vec<&Cnn> = nets.iter().collect();
-    let mut log = EpochLog::new(rec, model.clone(), tcfg.epochs);
-    let fitted = transfer::train(
-        &frozen,
-        classes,
-        &tcfg,
-        &src,
-        &genre_examples(&train_idx),
-        &genre_examples(&val_idx),
-        device,
-        &mut |e| log.record(e),
+    let (train_set, val_set) = (genre_examples(&train_idx), genre_examples(&val_idx));
+    let what = format!(
+        "{tcfg:?}|{classes}|{}|{:?}|{:?}",
+        net_keys
+            .iter()
+            .map(|k| k.0.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        train_set
+            .iter()
+            .map(|e| (e.track, labels[e.track]))
+            .collect::<Vec<_>>(),
+        val_set
+            .iter()
+            .map(|e| (e.track, labels[e.track]))
+            .collect::<Vec<_>>(),
     );
-    log.finish()?;
-    let (mlp, history) = fitted.map_err(|source| StageError::Training {
+    let examples = train_set.iter().chain(&val_set).map(|e| e.track);
+    let key = training_key(TRANSFER_STAGE, &what, examples, &feats.logmels, device);
+    let _lock = StageLock::acquire(cache, TRANSFER_STAGE, &key.0);
+    let failed = |source| StageError::Training {
         model: model.clone(),
         source,
-    })?;
-    let (best_epoch, best_loss) = history
-        .iter()
-        .map(|h| (h.epoch, h.validation_loss))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .unwrap_or((0, f64::NAN));
+    };
+    let width: usize = frozen.iter().map(|n| n.tap_width()).sum();
+    let (mlp, history, cached_mlp) = match cached(cache, TRANSFER_STAGE, &key) {
+        Some((record, weights)) => {
+            let mlp =
+                transfer::Mlp::new(width, tcfg.hidden, classes, tcfg.dropout, tcfg.seed, device)
+                    .and_then(|m| m.params.load(&weights, device).map(|_| m))
+                    .map_err(|e| failed(e.into()))?;
+            for e in &record.history {
+                rec.epoch(&model, e)?;
+            }
+            tracing::info!("{model}: read from the stage cache");
+            (mlp, record.history, true)
+        }
+        None => {
+            let mut log = EpochLog::new(rec, model.clone(), tcfg.epochs);
+            let fitted = transfer::train(
+                &frozen,
+                classes,
+                &tcfg,
+                &src,
+                &train_set,
+                &val_set,
+                device,
+                &mut |e| log.record(e),
+            );
+            log.finish()?;
+            let (mlp, history) = fitted.map_err(failed)?;
+            let (best_epoch, best_validation_loss) = best_of(&history);
+            let record = CachedTraining {
+                best_epoch,
+                best_validation_loss,
+                history,
+            };
+            publish(cache, TRANSFER_STAGE, &key, &mlp.params, &record);
+            (mlp, record.history, false)
+        }
+    };
+    let (best_epoch, best_loss) = best_of(&history);
+    rec.metrics(
+        &model,
+        SplitKey::Validation,
+        &[("cache_hit", f64::from(u8::from(cached_mlp)))],
+    )?;
     let predict = |idx: &[usize]| Ok(transfer::predict(&frozen, &mlp, &src, idx, &tcfg, device)?);
     let evaluations = score(&model, data, &tracks, clip, &predict, rec)?;
     reports.push(NetReport {
@@ -283,7 +473,27 @@ pub fn run(
         best_epoch,
         best_validation_loss: best_loss,
         resumed_epochs: 0,
+        cached: cached_mlp,
         evaluations,
     });
     Ok(reports)
+}
+
+/// The epoch with the lowest validation loss, and that loss.
+fn best_of(history: &[Epoch]) -> (usize, f64) {
+    history
+        .iter()
+        .map(|h| (h.epoch, h.validation_loss))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or((0, f64::NAN))
+}
+
+/// A net, trained here or read from the cache.
+struct Trained {
+    net: Cnn,
+    best_epoch: usize,
+    best_validation_loss: f64,
+    history: Vec<Epoch>,
+    resumed_epochs: usize,
+    cached: bool,
 }

@@ -238,7 +238,7 @@ pub fn cnn_config(c: &CnnSpec) -> CnnConfig {
 /// How the net called `model` trains (each net draws from a seed of its own).
 pub fn train_config(spec: &ExperimentSpec, model: &ModelName) -> TrainConfig {
     let c = spec.cnn.clone().unwrap_or_default();
-    let seed = Rng::derive(spec.seed, &model.to_string(), 0).next_u64();
+    let seed = Rng::derive(spec.training_seed(), &model.to_string(), 0).next_u64();
     let d = TrainConfig::authors(cnn_config(&c), seed);
     TrainConfig {
         adam: AdamConfig {

@@ -140,6 +140,138 @@ pub struct NewRun {
     pub headline_model: ModelName,
     /// The resolved spec, one dotted key per row.
     pub params: Vec<(String, String)>,
+    /// The sweep cell the run is for, attached in the same transaction that records the
+    /// run, so a cell never loses track of its run.
+    pub cell: Option<CellId>,
+}
+
+/// A sweep cell's id in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, sqlx::Type)]
+#[sqlx(transparent)]
+#[serde(transparent)]
+pub struct CellId(pub i64);
+
+impl fmt::Display for CellId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Where a cell is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CellStatus {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl CellStatus {
+    pub const ALL: [CellStatus; 4] = [
+        CellStatus::Queued,
+        CellStatus::Running,
+        CellStatus::Done,
+        CellStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CellStatus::Queued => "queued",
+            CellStatus::Running => "running",
+            CellStatus::Done => "done",
+            CellStatus::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for CellStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for CellStatus {
+    type Error = UnknownStatus;
+    fn try_from(s: String) -> Result<Self, UnknownStatus> {
+        CellStatus::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or(UnknownStatus(s))
+    }
+}
+
+/// A sweep as `agf sweep run` records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSweep {
+    pub name: String,
+    pub spec_path: String,
+    pub spec_text: String,
+    /// JSON object of the pairs that pick out the baseline arm.
+    pub baseline: String,
+}
+
+/// A cell to add (or, when its hash is there already, to keep).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCell {
+    pub spec_hash: String,
+    pub spec_toml: String,
+    /// JSON object of the axis values without the seed.
+    pub arm: String,
+    pub seed: Option<u64>,
+    /// Claim order (lower first).
+    pub priority: i64,
+}
+
+/// One cell of a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Cell {
+    pub id: CellId,
+    pub sweep: String,
+    pub number: i64,
+    pub spec_hash: String,
+    pub spec_toml: String,
+    pub arm: String,
+    pub seed: Option<i64>,
+    pub priority: i64,
+    #[sqlx(try_from = "String")]
+    pub status: CellStatus,
+    pub attempts: i64,
+    pub failures: i64,
+    pub max_failures: i64,
+    pub run_id: Option<RunId>,
+    pub worker: Option<String>,
+    /// Unix milliseconds.
+    pub lease_until: Option<i64>,
+    pub error: Option<String>,
+    pub updated_at: String,
+}
+
+/// A sweep as `agf sweeps` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct SweepSummary {
+    pub name: String,
+    pub spec_path: String,
+    pub baseline: String,
+    pub cells: i64,
+    pub queued: i64,
+    pub running: i64,
+    pub done: i64,
+    pub failed: i64,
+    pub updated_at: String,
+}
+
+/// How a cell's attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellEnd<'a> {
+    Done,
+    /// Another live process turned out to be working on the cell's run: the claim is given
+    /// up, not failed, and the cell is left to that process until `until` (Unix ms).
+    Held {
+        until: i64,
+    },
+    /// With the reason; the cell goes back to the queue while it has failures to spare.
+    Failed(&'a str),
 }
 
 /// One line of `agf runs`.
@@ -287,6 +419,39 @@ pub trait Backend: Send + Sync {
     fn confusion(&self, run: Option<RunId>) -> Result<Option<StoredConfusion>, StoreError>;
     /// Every factor's headline numbers, newest run first.
     fn factor_rows(&self) -> Result<Vec<FactorRow>, StoreError>;
+
+    /// Record a sweep and add the cells it does not have yet (numbered after its others);
+    /// cells it has keep their number, status and run, and take the new priority and
+    /// failure allowance. Returns every cell of the sweep, by number.
+    fn sync_sweep(
+        &self,
+        sweep: &NewSweep,
+        cells: &[NewCell],
+        max_failures: i64,
+    ) -> Result<Vec<Cell>, StoreError>;
+    /// Claim the next cell (queued, or running under an expired lease), atomically: two
+    /// workers never get the same cell. `now` and `lease_until` are Unix milliseconds.
+    fn claim_cell(
+        &self,
+        sweep: &str,
+        worker: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<Cell>, StoreError>;
+    /// Extend `worker`'s lease on a cell; false when the worker no longer holds it.
+    fn renew_lease(&self, cell: CellId, worker: &str, lease_until: i64)
+        -> Result<bool, StoreError>;
+    /// Give up a running cell's lease at once (its worker is known to be dead).
+    fn expire_lease(&self, cell: CellId) -> Result<(), StoreError>;
+    /// Record how `worker`'s attempt at a cell ended; a failure with failures to spare puts
+    /// the cell back in the queue.
+    fn finish_cell(&self, cell: CellId, worker: &str, end: CellEnd) -> Result<(), StoreError>;
+    /// The cells of a sweep, by number.
+    fn cells(&self, sweep: &str) -> Result<Vec<Cell>, StoreError>;
+    /// Every sweep with its counts, by name.
+    fn sweeps(&self) -> Result<Vec<SweepSummary>, StoreError>;
+    /// Put a sweep's failed cells back in the queue with their failures forgiven; how many.
+    fn retry_failed(&self, sweep: &str) -> Result<u64, StoreError>;
 }
 
 /// Where the store is.
@@ -406,6 +571,7 @@ mod tests {
             device: "cpu".into(),
             headline_model: ModelName::Baseline,
             params: vec![("seed".into(), "7".into())],
+            cell: None,
         }
     }
 

@@ -4,8 +4,8 @@
 //! runtime and blocks on each query.
 
 use super::{
-    Backend, FactorRow, MetricRow, NewRun, RunEnd, RunStatus, RunSummary, StoreError,
-    StoredConfusion, StoredRun,
+    Backend, Cell, CellEnd, CellId, CellStatus, FactorRow, MetricRow, NewCell, NewRun, NewSweep,
+    RunEnd, RunStatus, RunSummary, StoreError, StoredConfusion, StoredRun, SweepSummary,
 };
 use crate::data::TrackId;
 use crate::eval::Evaluation;
@@ -243,6 +243,14 @@ impl Backend for SqliteStore {
             )
             .await
             .map_err(self.err("recording parameters"))?;
+            if let Some(cell) = run.cell {
+                sqlx::query("UPDATE cells SET run_id = ? WHERE id = ?")
+                    .bind(id)
+                    .bind(cell)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err(what))?;
+            }
             tx.commit().await.map_err(self.err(what))?;
             Ok(id)
         })
@@ -749,6 +757,205 @@ impl Backend for SqliteStore {
                     })
                 })
                 .collect())
+        })
+    }
+
+    fn sync_sweep(
+        &self,
+        sweep: &NewSweep,
+        cells: &[NewCell],
+        max_failures: i64,
+    ) -> Result<Vec<Cell>, StoreError> {
+        let what = "recording a sweep";
+        self.rt.block_on(async {
+            let mut tx = self.pool.begin().await.map_err(self.err(what))?;
+            let t = now();
+            sqlx::query(
+                "INSERT INTO sweeps (name, spec_path, spec_text, baseline, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (name) DO UPDATE SET spec_path = excluded.spec_path,
+                     spec_text = excluded.spec_text, baseline = excluded.baseline,
+                     updated_at = excluded.updated_at",
+            )
+            .bind(&sweep.name)
+            .bind(&sweep.spec_path)
+            .bind(&sweep.spec_text)
+            .bind(&sweep.baseline)
+            .bind(&t)
+            .bind(&t)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err(what))?;
+            insert_each(
+                &mut tx,
+                "INSERT INTO cells (sweep, number, spec_hash, spec_toml, arm, seed, priority,
+                                    status, max_failures, updated_at)
+                 SELECT ?1, COALESCE(MAX(number), 0) + 1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8
+                 FROM cells WHERE sweep = ?1
+                 ON CONFLICT (sweep, spec_hash) DO UPDATE SET priority = excluded.priority,
+                     max_failures = excluded.max_failures",
+                cells,
+                |q, c| {
+                    q.bind(&sweep.name)
+                        .bind(&c.spec_hash)
+                        .bind(&c.spec_toml)
+                        .bind(&c.arm)
+                        .bind(c.seed.map(|s| s as i64))
+                        .bind(c.priority)
+                        .bind(max_failures)
+                        .bind(t.clone())
+                },
+            )
+            .await
+            .map_err(self.err(what))?;
+            tx.commit().await.map_err(self.err(what))
+        })?;
+        self.cells(&sweep.name)
+    }
+
+    fn claim_cell(
+        &self,
+        sweep: &str,
+        worker: &str,
+        now_ms: i64,
+        lease_until: i64,
+    ) -> Result<Option<Cell>, StoreError> {
+        // One statement: SQLite runs it under one write lock, so no two workers can both
+        // see a cell as free and take it.
+        self.rt.block_on(async {
+            sqlx::query_as(
+                "UPDATE cells SET status = 'running', worker = ?1, lease_until = ?2,
+                        attempts = attempts + 1, updated_at = ?3
+                 WHERE id = (SELECT id FROM cells WHERE sweep = ?4
+                               AND (status = 'queued'
+                                    OR (status = 'running' AND lease_until < ?5))
+                             ORDER BY priority, number LIMIT 1)
+                 RETURNING *",
+            )
+            .bind(worker)
+            .bind(lease_until)
+            .bind(now())
+            .bind(sweep)
+            .bind(now_ms)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err("claiming a cell"))
+        })
+    }
+
+    fn renew_lease(
+        &self,
+        cell: CellId,
+        worker: &str,
+        lease_until: i64,
+    ) -> Result<bool, StoreError> {
+        self.rt.block_on(async {
+            // A worker that released its claim to a live holder takes it back on renewal.
+            let done = sqlx::query(
+                "UPDATE cells SET lease_until = ?1, worker = ?3
+                 WHERE id = ?2 AND (worker = ?3 OR worker IS NULL) AND status = 'running'",
+            )
+            .bind(lease_until)
+            .bind(cell)
+            .bind(worker)
+            .execute(&self.pool)
+            .await
+            .map_err(self.err("renewing a lease"))?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn expire_lease(&self, cell: CellId) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            sqlx::query("UPDATE cells SET lease_until = 0 WHERE id = ? AND status = 'running'")
+                .bind(cell)
+                .execute(&self.pool)
+                .await
+                .map_err(self.err("expiring a lease"))?;
+            Ok(())
+        })
+    }
+
+    fn finish_cell(&self, cell: CellId, worker: &str, end: CellEnd) -> Result<(), StoreError> {
+        self.rt.block_on(async {
+            let q = match end {
+                // A done run is done whoever holds the claim now.
+                CellEnd::Done => sqlx::query(
+                    "UPDATE cells SET status = 'done', error = NULL, lease_until = NULL,
+                            worker = ?3, updated_at = ?1 WHERE id = ?2",
+                )
+                .bind(now())
+                .bind(cell)
+                .bind(worker),
+                CellEnd::Held { until } => sqlx::query(
+                    "UPDATE cells SET worker = NULL, lease_until = ?1, updated_at = ?2
+                     WHERE id = ?3 AND worker = ?4 AND status = 'running'",
+                )
+                .bind(until)
+                .bind(now())
+                .bind(cell)
+                .bind(worker),
+                CellEnd::Failed(why) => sqlx::query(
+                    "UPDATE cells SET failures = failures + 1, error = ?1, lease_until = NULL,
+                            status = CASE WHEN failures + 1 >= max_failures
+                                          THEN 'failed' ELSE 'queued' END,
+                            updated_at = ?2
+                     WHERE id = ?3 AND worker = ?4",
+                )
+                .bind(why)
+                .bind(now())
+                .bind(cell)
+                .bind(worker),
+            };
+            q.execute(&self.pool)
+                .await
+                .map_err(self.err("finishing a cell"))?;
+            Ok(())
+        })
+    }
+
+    fn cells(&self, sweep: &str) -> Result<Vec<Cell>, StoreError> {
+        self.rt.block_on(async {
+            sqlx::query_as("SELECT * FROM cells WHERE sweep = ? ORDER BY number")
+                .bind(sweep)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.err("reading cells"))
+        })
+    }
+
+    fn sweeps(&self) -> Result<Vec<SweepSummary>, StoreError> {
+        self.rt.block_on(async {
+            sqlx::query_as(
+                "SELECT s.name, s.spec_path, s.baseline, s.updated_at,
+                        COUNT(c.id) AS cells,
+                        COALESCE(SUM(c.status = 'queued'), 0) AS queued,
+                        COALESCE(SUM(c.status = 'running'), 0) AS running,
+                        COALESCE(SUM(c.status = 'done'), 0) AS done,
+                        COALESCE(SUM(c.status = 'failed'), 0) AS failed
+                 FROM sweeps s LEFT JOIN cells c ON c.sweep = s.name
+                 GROUP BY s.name ORDER BY s.name",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("listing sweeps"))
+        })
+    }
+
+    fn retry_failed(&self, sweep: &str) -> Result<u64, StoreError> {
+        self.rt.block_on(async {
+            let done = sqlx::query(
+                "UPDATE cells SET status = ?, failures = 0, updated_at = ?
+                 WHERE sweep = ? AND status = ?",
+            )
+            .bind(CellStatus::Queued.as_str())
+            .bind(now())
+            .bind(sweep)
+            .bind(CellStatus::Failed.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(self.err("retrying failed cells"))?;
+            Ok(done.rows_affected())
         })
     }
 }
