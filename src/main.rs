@@ -23,6 +23,13 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, which turns a closed pipe (`agf runs | head`) into a panic in
+    // println!; a command-line tool should end quietly, as C tools do.
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -180,7 +187,7 @@ fn sweep(places: &cli::args::Places, what: SweepCommand) -> Result<()> {
             if cells.is_empty() {
                 return Err(agf::sweep::SweepError::NoSuchSweep { name }.into());
             }
-            print::sweep_status(&name, &cells, format)
+            print::sweep_status(&name, &cells, &store.runs()?, format)
         }
     }
 }
@@ -200,7 +207,7 @@ fn finish_sweep(
         logs: places.runs.join("sweeps").join(name),
     };
     let counts = agf::sweep::launch::run_local(name, store, &local)?;
-    print::sweep_status(name, &store.cells(name)?, Format::Table)?;
+    print::sweep_status(name, &store.cells(name)?, &store.runs()?, Format::Table)?;
     if counts.failed > 0 {
         anyhow::bail!(
             "{} of {} cells failed; `agf sweep status {name}` shows why, `agf sweep retry {name}` runs them again",
@@ -311,6 +318,10 @@ fn bench(what: Bench) -> Result<()> {
         }
         Bench::Factors(b) => agf::bench::factors(dir, &b.into()),
         Bench::Metadata { rows } => agf::bench::metadata(dir, rows),
+        Bench::Sweep { workers, repeats } => {
+            let exe = std::env::current_exe().context("finding the agf binary")?;
+            agf::bench::sweep(&exe, dir, workers, repeats)
+        }
     };
     print!("{}", report.map_err(anyhow::Error::msg)?);
     Ok(())

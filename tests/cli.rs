@@ -252,18 +252,37 @@ fn data_summarises_counts_and_leakage_per_strategy() {
 #[test]
 fn every_shipped_experiment_parses() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
-    let mut n = 0;
+    let (mut specs, mut ablations) = (0, 0);
     for entry in std::fs::read_dir(&dir).unwrap() {
         let p = entry.unwrap().path();
-        if p.extension().is_some_and(|e| e == "toml") {
-            let spec =
-                agf::stages::load_spec(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            // The paper spec trains genre plus its four factors: five nets.
-            if spec.name == "paper-won2018" {
-                assert_eq!(spec.cnn_targets().len(), 5);
-            }
-            n += 1;
+        if p.extension().is_none_or(|e| e != "toml") {
+            continue;
         }
+        // A spec without [sweep] is a sweep of one cell: every file loads as a sweep.
+        let sweep =
+            agf::sweep::Sweep::load(&p, &[]).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let first = &sweep.cells[0].spec;
+        // The paper spec trains genre plus its four factors: five nets.
+        if first.name == "paper-won2018" {
+            assert_eq!(first.cnn_targets().len(), 5);
+        }
+        let stem = p.file_stem().unwrap().to_string_lossy().to_string();
+        if stem.starts_with("ablation_") {
+            // Every shipped ablation pairs its arms over at least three seeds and names the
+            // arm the others are compared with.
+            let seeds: std::collections::BTreeSet<_> =
+                sweep.cells.iter().filter_map(|c| c.seed).collect();
+            assert!(seeds.len() >= 3, "{stem}: seeds {seeds:?}");
+            assert!(!sweep.baseline.is_empty(), "{stem} names no baseline");
+            assert!(
+                sweep.cells.len() > seeds.len(),
+                "{stem}: one arm only ({} cells)",
+                sweep.cells.len()
+            );
+            ablations += 1;
+        }
+        specs += 1;
     }
-    assert!(n >= 6, "{n} specs");
+    assert!(specs >= 10, "{specs} specs");
+    assert_eq!(ablations, 4);
 }

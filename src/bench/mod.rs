@@ -16,8 +16,10 @@ use std::time::Instant;
 
 mod cnn;
 mod factors;
+mod sweep;
 pub use cnn::cnn;
 pub use factors::{factors, FactorBench};
+pub use sweep::sweep;
 
 /// librosa's side, timed on the same files; prints one JSON line.
 const LIBROSA_SCRIPT: &str = r#"

@@ -107,6 +107,7 @@ pub enum Command {
     },
     /// Summarise a spec's dataset and split: counts per split and genre, leakage, left-out tracks.
     Data {
+        /// The experiment spec (TOML).
         spec: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -120,6 +121,7 @@ pub enum Command {
     },
     /// Write every track's features as .npy files (readable by numpy) under --out.
     Extract {
+        /// The experiment spec (TOML).
         spec: PathBuf,
         #[arg(long)]
         out: PathBuf,
@@ -152,6 +154,7 @@ pub enum Command {
 pub enum SweepCommand {
     /// Run a sweep's cells that are not done yet with local worker processes.
     Run {
+        /// The spec (TOML); its `[sweep]` declares the axes, without one it is one cell.
         spec: PathBuf,
         /// `key=value` overrides; `key=a,b,c` adds an axis (`seed=1,2,3`).
         overrides: Vec<String>,
@@ -164,6 +167,7 @@ pub enum SweepCommand {
     /// The cells, the distinct stage computations they need (and how many are cached) and
     /// the order that unblocks the most cells first; runs nothing.
     Plan {
+        /// The spec (TOML); its `[sweep]` declares the axes, without one it is one cell.
         spec: PathBuf,
         overrides: Vec<String>,
     },
@@ -230,6 +234,16 @@ pub enum Bench {
     },
     /// K-Means (Lloyd) and LDA side by side with scikit-learn when python3 has it.
     Factors(FactorArgs),
+    /// A 12-cell sweep run by `agf sweep run` against the same 12 specs run one after
+    /// another on empty caches (a multirun that shares nothing).
+    Sweep {
+        /// Sweep workers side by side.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// Times both ways are run; medians are printed.
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+    },
     /// Parse a generated tracks.csv of FMA's full size (106,574 rows).
     Metadata {
         #[arg(long, default_value_t = 106_574)]

@@ -506,16 +506,53 @@ pub fn sweep_header(sweep: &agf::sweep::Sweep, cells: &[agf::store::Cell]) {
     );
 }
 
-/// `agf sweep status`.
-pub fn sweep_status(name: &str, cells: &[agf::store::Cell], format: Format) -> Result<()> {
+/// A cell as `agf sweep status` shows it: with its run's headline test scores when done.
+#[derive(serde::Serialize)]
+struct CellRow<'a> {
+    #[serde(flatten)]
+    cell: &'a agf::store::Cell,
+    test_log_loss: Option<f64>,
+    test_macro_f1: Option<f64>,
+}
+
+/// `agf sweep status`: every cell, and the headline model's test scores of those done.
+pub fn sweep_status(
+    name: &str,
+    cells: &[agf::store::Cell],
+    runs: &[RunSummary],
+    format: Format,
+) -> Result<()> {
+    let rows: Vec<CellRow> = cells
+        .iter()
+        .map(|cell| {
+            let run = runs.iter().find(|r| Some(r.id) == cell.run_id);
+            let done = cell.status == agf::store::CellStatus::Done;
+            CellRow {
+                cell,
+                test_log_loss: run.and_then(|r| r.log_loss).filter(|_| done),
+                test_macro_f1: run.and_then(|r| r.macro_f1).filter(|_| done),
+            }
+        })
+        .collect();
+    let score = |x: Option<f64>| x.map(|v| format!("{v:.4}"));
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(cells)?),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         Format::Csv => {
             let mut w = csv::Writer::from_writer(std::io::stdout());
             w.write_record([
-                "cell", "status", "attempts", "failures", "run", "seed", "arm", "error",
+                "cell",
+                "status",
+                "attempts",
+                "failures",
+                "run",
+                "seed",
+                "test_log_loss",
+                "test_macro_f1",
+                "arm",
+                "error",
             ])?;
-            for c in cells {
+            for r in &rows {
+                let c = r.cell;
                 w.write_record([
                     c.number.to_string(),
                     c.status.to_string(),
@@ -523,6 +560,8 @@ pub fn sweep_status(name: &str, cells: &[agf::store::Cell], format: Format) -> R
                     c.failures.to_string(),
                     c.run_id.map(|r| r.to_string()).unwrap_or_default(),
                     c.seed.map(|s| s.to_string()).unwrap_or_default(),
+                    score(r.test_log_loss).unwrap_or_default(),
+                    score(r.test_macro_f1).unwrap_or_default(),
                     arm_text(&c.arm),
                     c.error.clone().unwrap_or_default(),
                 ])?;
@@ -536,25 +575,28 @@ pub fn sweep_status(name: &str, cells: &[agf::store::Cell], format: Format) -> R
                 counts.cells, counts.done, counts.running, counts.failed, counts.queued
             );
             println!(
-                "{:>5}  {:<8} {:>8} {:>5} {:>5}  arm",
-                "cell", "status", "attempts", "run", "seed"
+                "{:>5}  {:<8} {:>8} {:>5} {:>5}  {:>9} {:>8}  arm",
+                "cell", "status", "attempts", "run", "seed", "test loss", "macro-F1"
             );
-            for c in cells {
+            let dash = || "-".to_string();
+            for r in &rows {
+                let c = r.cell;
                 println!(
-                    "{:>5}  {:<8} {:>8} {:>5} {:>5}  {}",
+                    "{:>5}  {:<8} {:>8} {:>5} {:>5}  {:>9} {:>8}  {}",
                     c.number,
                     c.status.as_str(),
                     c.attempts,
-                    c.run_id
-                        .map(|r| r.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    c.seed.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                    c.run_id.map(|r| r.to_string()).unwrap_or_else(dash),
+                    c.seed.map(|s| s.to_string()).unwrap_or_else(dash),
+                    score(r.test_log_loss).unwrap_or_else(dash),
+                    score(r.test_macro_f1).unwrap_or_else(dash),
                     arm_text(&c.arm)
                 );
                 if let (Some(e), true) = (&c.error, c.status != agf::store::CellStatus::Done) {
                     println!("{:>5}  error: {e}", "");
                 }
             }
+            println!("(test scores of each run's headline model: the transfer model where nets are trained, else the baseline)");
         }
     }
     Ok(())

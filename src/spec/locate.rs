@@ -38,6 +38,23 @@ pub fn locate_key(text: &str, dotted: &str) -> Option<(usize, usize)> {
     }
 }
 
+/// A table header line (`[name]` or `[[name]]`): its name, and whether it is an array's
+/// entry. A line of a multi-line array that starts with `[` is not one.
+pub(super) fn table_header(line: &str) -> Option<(&str, bool)> {
+    let t = line.trim();
+    let (inner, array) = match t.strip_prefix("[[") {
+        Some(rest) => (rest.split_once("]]")?, true),
+        None => (t.strip_prefix('[')?.split_once(']')?, false),
+    };
+    let (name, after) = inner;
+    let after = after.trim();
+    let is_key = |c: char| c.is_ascii_alphanumeric() || "_-.\" ".contains(c);
+    (!name.trim().is_empty()
+        && name.chars().all(is_key)
+        && (after.is_empty() || after.starts_with('#')))
+    .then_some((name.trim(), array))
+}
+
 /// Whether `dotted` is written in `text` as a `key = value` line.
 pub(super) fn key_written(text: &str, dotted: &str) -> bool {
     scan_keys(text, dotted).0.is_some()
@@ -58,14 +75,8 @@ fn scan_keys(text: &str, dotted: &str) -> (Option<(usize, usize)>, Headers) {
     for (i, raw) in text.lines().enumerate() {
         let trimmed = raw.trim_start();
         let indent = raw.len() - trimmed.len();
-        if let Some(rest) = trimmed.strip_prefix('[') {
-            let name = rest
-                .trim_start_matches('[')
-                .split(']')
-                .next()
-                .unwrap_or("")
-                .trim();
-            current = if rest.starts_with('[') {
+        if let Some((name, array)) = table_header(trimmed) {
+            current = if array {
                 let n = arrays.entry(name.to_string()).or_insert(0);
                 *n += 1;
                 format!("{name}[{}]", *n - 1)

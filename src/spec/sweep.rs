@@ -389,12 +389,8 @@ fn blank_sweep_sections(text: &str) -> String {
     let mut inside = false;
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
-        let t = line.trim_start();
-        if t.starts_with('[') {
-            let name = t.trim_start_matches('[').trim_start();
-            inside = name.starts_with("sweep]")
-                || name.starts_with("sweep.")
-                || name.starts_with("sweep ");
+        if let Some((name, _)) = super::locate::table_header(line) {
+            inside = name == "sweep" || name.starts_with("sweep.");
         }
         if !inside {
             out.push_str(line);
@@ -415,9 +411,8 @@ fn locate_sweep_key(text: &str, key: &str) -> Option<(usize, usize)> {
     let mut header = None;
     for (i, line) in text.lines().enumerate() {
         let t = line.trim_start();
-        if t.starts_with('[') {
-            let name = t.trim_start_matches('[').trim_start();
-            inside = name.starts_with("sweep");
+        if let Some((name, _)) = super::locate::table_header(line) {
+            inside = name == "sweep" || name.starts_with("sweep.");
             if inside && header.is_none() {
                 header = Some((i + 1, 1));
             }

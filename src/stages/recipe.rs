@@ -14,12 +14,12 @@ use crate::spec::{CnnMode, DataSource, FactorFeature, FitOn, Resolved};
 use serde::Serialize;
 
 /// Bumped when what a recipe covers changes.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// One computation a run needs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Recipe {
-    /// `data`, `features`, `frames`, `factor`, `net`, `transfer`, `baseline`.
+    /// `split`, `labels`, `features`, `frames`, `factor`, `net`, `transfer`.
     pub stage: &'static str,
     /// What it computes, for people (`factor mfcc`, `cnn.genre`).
     pub label: String,
@@ -71,13 +71,29 @@ fn text<T: Serialize>(v: &T) -> String {
 
 /// Every cached computation `spec` needs, upstream first: features, frames, factors, nets
 /// and the transfer model. (Loading the data and fitting the baseline take seconds and are
-/// done by every run; the data's recipe is only an input of the others'.)
+/// done by every run; the split's and the labels' recipes are only inputs of the others'.)
 pub fn recipes(spec: &Resolved) -> Vec<Recipe> {
     let dataset = format!("{}\nseed {}", text(&spec.dataset), spec.world_seed());
-    let data = Recipe::new(
-        "data",
-        "data",
-        &[&dataset, &text(&spec.split), &text(&spec.noise)],
+    // Which tracks are fitted on (the split) and the genre labels they are taught (the split
+    // and the noise): factors and the factors' nets see only the first, so a noise ablation
+    // shares them.
+    let split = Recipe::new(
+        "split",
+        "split",
+        &[
+            &dataset,
+            &text(&spec.split),
+            &format!("seed {}", spec.split_seed()),
+        ],
+    );
+    let labels = Recipe::new(
+        "labels",
+        "labels",
+        &[
+            &split.key,
+            &text(&spec.noise),
+            &format!("seed {}", spec.noise_seed()),
+        ],
     );
     let mut out = Vec::new();
     let csv_baseline = spec.dataset.source == DataSource::Fma
@@ -116,7 +132,7 @@ pub fn recipes(spec: &Resolved) -> Vec<Recipe> {
             _ => &dataset,
         };
         let fitted_on = match f.fit_on {
-            FitOn::Train => &data.key,
+            FitOn::Train => &split.key,
             FitOn::All => &dataset,
         };
         let r = Recipe::new(
@@ -144,18 +160,24 @@ pub fn recipes(spec: &Resolved) -> Vec<Recipe> {
                     factor_keys
                         .get(t)
                         .cloned()
-                        .unwrap_or_else(|| "genre".into())
+                        .unwrap_or_else(|| format!("genre {}", labels.key))
                 })
                 .collect();
+            // A separate net learns one task whatever the others are; a multitask net's
+            // mixture is part of what it is.
+            let mixture = match c.mode {
+                CnnMode::Separate => String::new(),
+                CnnMode::Multitask => format!("{:?}", spec.task_probabilities()),
+            };
             let r = Recipe::new(
                 "net",
                 model.to_string(),
                 &[
                     &features.key,
-                    &data.key,
+                    &split.key,
                     &inputs.join(","),
                     &format!("{:?}", train_config(spec, &model)),
-                    &format!("{:?}", spec.task_probabilities()),
+                    &mixture,
                     &spec.device.to_string(),
                 ],
             );
@@ -167,7 +189,7 @@ pub fn recipes(spec: &Resolved) -> Vec<Recipe> {
             ModelName::Transfer.to_string(),
             &[
                 &net_keys.join(","),
-                &data.key,
+                &labels.key,
                 &format!("{:?}", transfer_config(spec)),
                 &text(&spec.metrics),
             ],
