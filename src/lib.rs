@@ -15,7 +15,7 @@
 //! | 0 | [`record`] | the vocabulary of results: run ids, model, split and metric names, the epoch record |
 //! | 0 | [`vectors`] | fixed-width row sets (in memory or memory-mapped) and the one [`vectors::Standardizer`] |
 //! | 0 | [`cache`] | content-addressed stage outputs under `runs/cache/`, written atomically |
-//! | 0 | [`eval`] | metrics (log loss, macro-F1, accuracy, per class, confusion), NMI: pure, from probabilities and labels |
+//! | 0 | [`eval`] | metrics (log loss, macro-F1, accuracy, per class, confusion), NMI, and the statistics that compare them (percentile bootstrap, exact signed-rank test, Holm): pure |
 //! | 1 | [`spec`] | the TOML schema by section, validation with file/line/column errors, canonical text and hash; knows no `nn` or `factors` type |
 //! | 2 | [`data`] | tracks, artists, albums, genres; FMA's files; the [`data::synth`] world; splits; injected noise |
 //! | 3 | [`audio`] | decoding, resampling, STFT, mel, MFCC, chroma, descriptors; [`audio::load`] brings a track's audio to the front end's rate |
@@ -26,8 +26,9 @@
 //! | 8 | [`store`] | the run store behind a [`store::Backend`] trait (SQLite), typed rows, [`store::RunStatus`] with `interrupted` derived in one place |
 //! | 9 | [`pipeline`] | one run: which stages, in which order, each once; run folders and locks, provenance, resume |
 //! | 10 | [`sweep`] | `[sweep]` cells validated and planned, a queue in the store, workers with leases, local launching |
-//! | 11 | [`report`] | HTML reports with plotters charts, read from the store |
-//! | 12 | [`bench`] | throughput against librosa, scikit-learn and PyTorch, printed, never asserted |
+//! | 11 | [`compare`] | a sweep's arms over seeds (bootstrap intervals, paired differences, signed-rank tests with Holm), a run's test set bootstrapped over artists, run against run, runs filtered and grouped |
+//! | 12 | [`report`] | HTML reports with plotters charts, read from the store |
+//! | 13 | [`bench`] | throughput against librosa, scikit-learn and PyTorch, printed, never asserted |
 //!
 //! The binary (`src/main.rs`, `src/cli/`) parses arguments, makes one library call per
 //! subcommand and prints.
@@ -44,6 +45,7 @@
 pub mod audio;
 pub mod bench;
 pub mod cache;
+pub mod compare;
 pub mod data;
 pub mod digest;
 pub mod errors;

@@ -60,8 +60,16 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Sweep { what } => sweep(&places, what),
         Command::Sweeps { format } => print::sweeps(&existing_store(&places)?.sweeps()?, format),
         Command::Resume { run } => resume(&places, RunId(run)),
-        Command::Runs { format } => runs(&places, format),
-        Command::Report { out } => report(&places, &out),
+        Command::Runs {
+            format,
+            filters,
+            group_by,
+        } => runs(&places, format, &filters, &group_by),
+        Command::Show { run, format } => show(&places, RunId(run), format),
+        Command::Compare { a, b, format, html } => {
+            compare(&places, RunId(a), RunId(b), format, html.as_deref())
+        }
+        Command::Report { out, sweep } => report(&places, &out, sweep),
         Command::Synth { spec, out, subset } => synth(&spec, &out, subset),
         Command::Data {
             spec,
@@ -112,8 +120,7 @@ fn run(
             print::started(r.id, &folders.dir(r.id));
             let outcome = pipeline::resume(workspace(&store, &cache, &folders), r.id)
                 .with_context(context)?;
-            print::outcome(&outcome, &places.store.to_string());
-            return Ok(());
+            return print_card(&store, places, outcome.run);
         }
     }
     let prepared = pipeline::prepare(spec).with_context(context)?;
@@ -126,8 +133,7 @@ fn run(
         &mut |run, dir| print::started(run, dir),
     )
     .with_context(context)?;
-    print::outcome(&outcome, &places.store.to_string());
-    Ok(())
+    print_card(&store, places, outcome.run)
 }
 
 fn sweep(places: &cli::args::Places, what: SweepCommand) -> Result<()> {
@@ -208,6 +214,14 @@ fn finish_sweep(
     };
     let counts = agf::sweep::launch::run_local(name, store, &local)?;
     print::sweep_status(name, &store.cells(name)?, &store.runs()?, Format::Table)?;
+    let written = agf::report::write_report_with(
+        store,
+        &workers.report,
+        &agf::report::Sweeps::Only(name.to_string()),
+    )?;
+    for (_, page) in &written.sweeps {
+        println!("comparison report: {}", page.display());
+    }
     if counts.failed > 0 {
         anyhow::bail!(
             "{} of {} cells failed; `agf sweep status {name}` shows why, `agf sweep retry {name}` runs them again",
@@ -242,18 +256,75 @@ fn resume(places: &cli::args::Places, run: RunId) -> Result<()> {
     let folders = places.folders();
     let cache = agf::cache::StageCache::new(&places.cache);
     let outcome = pipeline::resume(workspace(&store, &cache, &folders), run)?;
-    print::outcome(&outcome, &places.store.to_string());
+    print_card(&store, places, outcome.run)
+}
+
+fn runs(
+    places: &cli::args::Places,
+    format: Format,
+    filters: &[String],
+    group_by: &[String],
+) -> Result<()> {
+    use agf::compare::runs::{group, select, Filter};
+    let store = existing_store(places)?;
+    if filters.is_empty() && group_by.is_empty() {
+        return print::runs(&store.runs()?, format);
+    }
+    let filters = filters
+        .iter()
+        .map(|f| Filter::parse(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rows = select(&store, &filters)?;
+    if group_by.is_empty() {
+        let runs: Vec<_> = rows.into_iter().map(|r| r.run).collect();
+        return print::runs(&runs, format);
+    }
+    print::groups(&group(&rows, group_by), group_by, format)
+}
+
+/// The summary `agf run` prints at a run's end, read from the store.
+fn print_card(store: &Store, places: &cli::args::Places, run: RunId) -> Result<()> {
+    let card = agf::compare::card::load(store, run)?;
+    print::card(&card, &places.store.to_string(), &places.folders().dir(run));
     Ok(())
 }
 
-fn runs(places: &cli::args::Places, format: Format) -> Result<()> {
+fn show(places: &cli::args::Places, run: RunId, format: Format) -> Result<()> {
     let store = existing_store(places)?;
-    print::runs(&store.runs()?, format)
+    match format {
+        Format::Table => print_card(&store, places, run),
+        _ => {
+            let card = agf::compare::card::load(&store, run)?;
+            println!("{}", serde_json::to_string_pretty(&card)?);
+            Ok(())
+        }
+    }
 }
 
-fn report(places: &cli::args::Places, out: &Path) -> Result<()> {
+fn compare(
+    places: &cli::args::Places,
+    a: RunId,
+    b: RunId,
+    format: Format,
+    html: Option<&Path>,
+) -> Result<()> {
     let store = existing_store(places)?;
-    print::report(&agf::report::write_report(&store, out)?);
+    let diff = agf::compare::runs::diff(&store, a, b)?;
+    print::compare(&diff, format)?;
+    if let Some(path) = html {
+        agf::report::write_compare(&diff, path)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn report(places: &cli::args::Places, out: &Path, sweep: Option<String>) -> Result<()> {
+    let store = existing_store(places)?;
+    let which = match sweep {
+        Some(name) => agf::report::Sweeps::Only(name),
+        None => agf::report::Sweeps::All,
+    };
+    print::report(&agf::report::write_report_with(&store, out, &which)?);
     Ok(())
 }
 
@@ -318,6 +389,16 @@ fn bench(what: Bench) -> Result<()> {
         }
         Bench::Factors(b) => agf::bench::factors(dir, &b.into()),
         Bench::Metadata { rows } => agf::bench::metadata(dir, rows),
+        Bench::Report {
+            run_count,
+            repeats,
+            keep,
+        } => match keep {
+            Some(keep) => std::fs::create_dir_all(&keep)
+                .with_context(|| format!("creating {}", keep.display()))
+                .map(|_| agf::bench::report(&keep, run_count, repeats))?,
+            None => agf::bench::report(dir, run_count, repeats),
+        },
         Bench::Sweep { workers, repeats } => {
             let exe = std::env::current_exe().context("finding the agf binary")?;
             agf::bench::sweep(&exe, dir, workers, repeats)

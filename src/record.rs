@@ -22,16 +22,38 @@ impl fmt::Display for RunId {
     }
 }
 
-/// A track, as FMA numbers them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct TrackId(pub u32);
+/// A numbered id (FMA's track, artist, album and genre numbers), its own type.
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+            ::serde::Serialize, ::serde::Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub u32);
 
-impl fmt::Display for TrackId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+    };
 }
+pub(crate) use id_type;
+
+id_type!(
+    /// A track, as FMA numbers them.
+    TrackId
+);
+id_type!(
+    /// An artist.
+    ArtistId
+);
+id_type!(
+    /// An album (FMA uses −1 for "no album"; such tracks get an album of their own).
+    AlbumId
+);
 
 /// What a row of results belongs to: a trained model, a factor's fit, or the run's data.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -197,6 +219,17 @@ pub mod metric {
     pub const NMI_ARTIST_GROUP: &str = "nmi_artist_group";
     pub const VOCABULARY: &str = "vocabulary";
     pub const TOPICS: &str = "topics";
+    /// Artists among the scored tracks (the test split's, for the bootstrap below).
+    pub const N_ARTISTS: &str = "n_artists";
+
+    /// The names of a score's 95% interval from a bootstrap over the test set's artists:
+    /// `log_loss.artist_low`, `log_loss.artist_high`.
+    pub fn artist_interval(score: &str) -> [String; 2] {
+        [
+            format!("{score}.artist_low"),
+            format!("{score}.artist_high"),
+        ]
+    }
 }
 
 /// One training epoch, as a training loop reports it, the store keeps it and a report reads
@@ -215,6 +248,20 @@ pub struct Epoch {
     /// The target a multi-task net trained on in this epoch.
     #[serde(default)]
     pub task: Option<String>,
+}
+
+/// One track of a run, as its data stage saw it: the artist and album that a bootstrap over
+/// artists and the label-noise audit group by, the split it went to, its published label
+/// and, on generated worlds, its true genre.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunTrack {
+    pub track: TrackId,
+    pub artist: ArtistId,
+    pub album: AlbumId,
+    pub split: SplitKey,
+    /// Class index of the label as published (before injected noise).
+    pub published: usize,
+    pub true_label: Option<usize>,
 }
 
 /// One track's predicted class probabilities from one model.

@@ -83,7 +83,7 @@ fn run_list_report_and_determinism() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("id,name,status,started_at,log_loss,macro_f1,spec_hash")
+        Some("id,name,status,started_at,headline_model,log_loss,macro_f1,accuracy,spec_hash")
     );
     assert!(lines.next().unwrap().starts_with("1,small,done,"));
 
@@ -96,11 +96,18 @@ fn run_list_report_and_determinism() {
     let html = std::fs::read_to_string(out_dir.join("index.html")).unwrap();
     assert_eq!(
         html.matches("<svg").count(),
-        3,
-        "two bar charts and a confusion matrix"
+        2,
+        "log loss and macro-F1 of every run"
     );
-    assert!(html.contains("Confusion matrix, run #2"));
-    assert!(out_dir.join("confusion.svg").exists());
+    // Every run has its own page, linked from the index, with its confusion matrices.
+    for id in [1, 2] {
+        assert!(html.contains(&format!("href=\"runs/{id}.html\"")), "{html}");
+        let page = std::fs::read_to_string(out_dir.join(format!("runs/{id}.html"))).unwrap();
+        assert!(
+            page.contains("Confusion matrices") && page.contains("on test, rows: published label"),
+            "run {id}"
+        );
+    }
     // No temporary files are left behind by the atomic writes.
     let leftovers: Vec<_> = std::fs::read_dir(&out_dir)
         .unwrap()

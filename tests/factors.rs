@@ -214,7 +214,7 @@ kmeans = { batch_size = 256, max_iter = 3 }
     // The report lists each factor of each run with its numbers.
     let out = dir.path().join("report");
     agf::report::write_report(&store, &out).unwrap();
-    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let html = std::fs::read_to_string(out.join(format!("runs/{}.html", first.run.0))).unwrap();
     let timbre = &first.factors[1].table.summary;
     let row = format!(
         "<td class=\"l\">timbre</td><td>32</td><td>6</td><td>{:.2}</td>",
@@ -265,6 +265,24 @@ clusters = 5000
     // The stored reason is the whole chain, each cause once.
     let stored = store.run(runs[0].id).unwrap().error.unwrap();
     assert_eq!(stored, err);
+    // The report says it too: on the index beside the run and in full on the run's page.
+    let out = dir.path().join("report");
+    agf::report::write_report(&store, &out).unwrap();
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(index.contains("lower `clusters`"), "the error on the index");
+    let page = std::fs::read_to_string(out.join(format!("runs/{}.html", runs[0].id.0))).unwrap();
+    let shown = maud::html! { (stored) }.into_string();
+    assert!(page.contains(&format!("Error: </strong>{shown}")), "{page}");
+}
+
+#[test]
+fn an_empty_store_reports_no_runs_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::open_store(&dir.path().join("agf.sqlite"));
+    let out = agf::report::write_report(&store, &dir.path().join("report")).unwrap();
+    let index = std::fs::read_to_string(out.index).unwrap();
+    assert!(index.contains("No runs yet."));
+    assert!(!index.contains("<svg"), "no empty charts");
 }
 
 #[test]

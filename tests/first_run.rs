@@ -100,9 +100,9 @@ fn a_genre_of_two_artists_reaches_test_and_the_split_that_lacks_it_is_warned() {
     let out = dir.path().join("report");
     let r = agf(&db, &["report", "--out", out.to_str().unwrap()]);
     assert!(r.status.success(), "{}", stderr(&r));
-    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let html = std::fs::read_to_string(out.join(format!("runs/{}.html", run.0))).unwrap();
     assert!(
-        html.contains("Split of run #1") && html.contains("Warning: validation has no Blues track"),
+        html.contains("<h2>Split</h2>") && html.contains("Warning: validation has no Blues track"),
         "the report shows the split's warning"
     );
     // Every model's per-track predictions are in the store, the baseline's included.

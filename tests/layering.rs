@@ -13,7 +13,7 @@ const ORDER: &[&str] = &[
     "eval",
     // The flow.
     "spec", "data", "audio", "features", "factors", "nn", "stages", "store", "pipeline",
-    "sweep", "report", "bench",
+    "sweep", "compare", "report", "bench",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -90,12 +90,20 @@ epochs = 2
     // The report puts every genre model of the run side by side and draws each model's
     // validation curve.
     let report = agf::report::write_report(&store, &dir.path().join("report")).unwrap();
-    let html = std::fs::read_to_string(&report.index).unwrap();
-    let section = &html[html.find("Models of run #1").expect("a models section")..];
+    let html = std::fs::read_to_string(
+        report
+            .index
+            .with_file_name(format!("runs/{}.html", out.run.0)),
+    )
+    .unwrap();
+    let section = &html[html.find("Genre models").expect("a models section")..];
     for model in ["cnn.genre", "cnn.tags", "logreg", "transfer"] {
         assert!(section.contains(&format!(">{model}</td>")), "{model}");
     }
-    let curves = std::fs::read_to_string(dir.path().join("report/training.svg")).unwrap();
+    let curves = &html[html
+        .find("Validation loss per epoch")
+        .expect("training curves")..];
+    let curves = &curves[..curves.find("</svg>").unwrap()];
     for model in ["cnn.genre", "cnn.tags", "transfer"] {
         assert!(curves.contains(model), "{model} has a curve");
     }

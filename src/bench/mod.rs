@@ -16,9 +16,11 @@ use std::time::Instant;
 
 mod cnn;
 mod factors;
+mod report;
 mod sweep;
 pub use cnn::cnn;
 pub use factors::{factors, FactorBench};
+pub use report::report;
 pub use sweep::sweep;
 
 /// librosa's side, timed on the same files; prints one JSON line.

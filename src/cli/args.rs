@@ -100,10 +100,36 @@ pub enum Command {
         /// The run's id, as `agf runs` lists it.
         run: i64,
     },
-    /// List the runs in the store.
+    /// List the runs in the store, or groups of them with mean ± SD of their scores.
     Runs {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Only runs whose parameter has this value, `key=value` (repeatable; numbers compare
+        /// as numbers; `name`, `status` and `model` are the run's own).
+        #[arg(long = "where", value_name = "KEY=VALUE")]
+        filters: Vec<String>,
+        /// Group the runs by these keys (and their headline model), with mean ± SD of each
+        /// group's test scores.
+        #[arg(long, value_name = "KEY")]
+        group_by: Vec<String>,
+    },
+    /// Print a past run's summary again (what `agf run` printed at its end).
+    Show {
+        /// The run's id, as `agf runs` lists it.
+        run: i64,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Two runs side by side: the parameters that differ and every metric with the
+    /// difference.
+    Compare {
+        a: i64,
+        b: i64,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Also write the comparison as an HTML page here.
+        #[arg(long)]
+        html: Option<PathBuf>,
     },
     /// Summarise a spec's dataset and split: counts per split and genre, leakage, left-out tracks.
     Data {
@@ -144,9 +170,12 @@ pub enum Command {
     },
     /// Write an HTML report comparing the runs in the store.
     Report {
-        /// Folder for index.html and its charts.
+        /// Folder for index.html, runs/ and sweeps/.
         #[arg(long, default_value = "reports/latest")]
         out: PathBuf,
+        /// Only this sweep's comparison page (with the index and the run pages).
+        #[arg(long)]
+        sweep: Option<String>,
     },
 }
 
@@ -201,6 +230,9 @@ pub struct WorkerArgs {
     /// frees its cell this long after.
     #[arg(long, default_value_t = 60.0)]
     pub lease: f64,
+    /// Where the sweep's comparison report is written when its cells are done.
+    #[arg(long, default_value = "reports/latest")]
+    pub report: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -241,6 +273,18 @@ pub enum Bench {
         #[arg(long, default_value_t = 2)]
         workers: usize,
         /// Times both ways are run; medians are printed.
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+    },
+    /// Write the report over a store of many runs shaped like real ones (a fifth in
+    /// sweeps), from nothing and again with the run pages kept.
+    Report {
+        /// How many runs the store holds (`--runs` names the run folders).
+        #[arg(long = "run-count", default_value_t = 2000)]
+        run_count: usize,
+        /// Keep the store and the report in this folder (to open the pages afterwards).
+        #[arg(long)]
+        keep: Option<PathBuf>,
         #[arg(long, default_value_t = 3)]
         repeats: usize,
     },

@@ -2,9 +2,9 @@
 //! the one-line reports of the writing commands. Tables for people, JSON and CSV for scripts.
 
 use super::args::Format;
+use agf::compare::card::RunCard;
 use agf::data::synth::fma_layout::WriteSummary;
 use agf::features::ExportSummary;
-use agf::pipeline::RunOutcome;
 use agf::record::{ModelName, SplitKey};
 use agf::stages::data::DataSummary;
 use agf::store::{CellStatus, RunStatus, RunSummary};
@@ -14,80 +14,101 @@ fn num(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into())
 }
 
-/// A finished (or resumed) run.
-pub fn outcome(o: &RunOutcome, store: &str) {
+/// Counts (tracks, epochs, flags) as whole numbers, anything else to four decimals.
+fn num_or_count(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x.fract() == 0.0 && x.abs() < 1e12 => format!("{x:.0}"),
+        _ => num(v),
+    }
+}
+
+fn count(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.0}")).unwrap_or_else(|| "-".into())
+}
+
+/// A run's summary as the store holds it: what `agf run` prints at its end and `agf show`
+/// prints again.
+pub fn card(c: &RunCard, store: &str, dir: &std::path::Path) {
+    let took = c
+        .seconds
+        .map(|s| format!(" in {s:.1} s"))
+        .unwrap_or_default();
     println!(
-        "run {} \"{}\" done in {:.1} s (spec {})",
-        o.run,
-        o.name,
-        o.seconds,
-        &o.spec_hash[..12]
+        "run {} \"{}\" {}{took} (spec {})",
+        c.run,
+        c.name,
+        c.status,
+        &c.spec_hash[..c.spec_hash.len().min(12)]
     );
+    if let Some(e) = &c.error {
+        println!("error: {e}");
+    }
     println!(
         "dataset {}: {} tracks, {} artists, {} albums, {} genres; {} tracks skipped",
-        o.dataset,
-        o.tracks,
-        o.artists,
-        o.albums,
-        o.classes.len(),
-        o.skipped.len()
+        c.dataset.as_deref().unwrap_or("?"),
+        count(c.tracks),
+        count(c.artists),
+        count(c.albums),
+        c.classes.len(),
+        c.skipped.len()
     );
-    for (track, reason) in o.skipped.iter().take(10) {
+    for (track, reason) in c.skipped.iter().take(10) {
         println!("  skipped track {track}: {reason}");
     }
-    if o.skipped.len() > 10 {
+    if c.skipped.len() > 10 {
         println!(
             "  … and {} more (table skipped_tracks)",
-            o.skipped.len() - 10
+            c.skipped.len() - 10
         );
     }
-    let b = &o.baseline;
     println!(
         "split: train {} / validation {} / test {}; test tracks whose artist is in training: {}, whose album is: {}",
-        b.split_sizes[0],
-        b.split_sizes[1],
-        b.split_sizes[2],
-        o.leakage.test_tracks_with_train_artist,
-        o.leakage.test_tracks_with_train_album
+        count(c.split_tracks[0]),
+        count(c.split_tracks[1]),
+        count(c.split_tracks[2]),
+        count(c.test_with_train_artist),
+        count(c.test_with_train_album)
     );
-    if o.injected_flips > 0 {
+    if c.injected_flips.is_some_and(|n| n > 0.0) {
         println!(
             "injected label noise: {} training labels flipped (table label_flips)",
-            o.injected_flips
+            count(c.injected_flips)
         );
     }
-    for w in &o.warnings {
+    for w in &c.warnings {
         println!("warning: {w}");
     }
-    println!(
-        "model {} (the baseline): {} epochs, best at {} (validation log loss {:.4})",
-        ModelName::Baseline,
-        b.train.epochs_run,
-        b.train.best_epoch,
-        b.train.best_validation_loss
-    );
-    println!();
-    println!("{} by split:", ModelName::Baseline);
-    println!(
-        "{:<11} {:>7} {:>9} {:>9} {:>9}",
-        "split", "tracks", "log loss", "macro-F1", "accuracy"
-    );
-    for (s, e) in &b.evaluations {
-        let note = match s {
-            SplitKey::TestClean => "   (test, scored against the true genres)",
-            _ => "",
-        };
+    if let Some(b) = c.baseline() {
         println!(
-            "{:<11} {:>7} {:>9.4} {:>9.4} {:>9.4}{note}",
-            s.as_str(),
-            e.n,
-            e.log_loss,
-            e.macro_f1,
-            e.accuracy
+            "model {} (the baseline): {} epochs, best at {} (validation log loss {})",
+            ModelName::Baseline,
+            b.epochs_run,
+            b.best_epoch.map(|e| e.to_string()).unwrap_or("-".into()),
+            num(b.best_validation_loss)
         );
+        println!();
+        println!("{} by split:", ModelName::Baseline);
+        println!(
+            "{:<11} {:>7} {:>9} {:>9} {:>9}",
+            "split", "tracks", "log loss", "macro-F1", "accuracy"
+        );
+        for s in &b.scores {
+            let note = match s.split {
+                SplitKey::TestClean => "   (test, scored against the true genres)",
+                _ => "",
+            };
+            println!(
+                "{:<11} {:>7} {:>9} {:>9} {:>9}{note}",
+                s.split.as_str(),
+                count(s.tracks),
+                num(s.log_loss),
+                num(s.macro_f1),
+                num(s.accuracy)
+            );
+        }
     }
-    let c = o.classes.len();
-    if !o.nets.is_empty() {
+    let n = c.classes.len();
+    if c.models.iter().any(|m| m.model != ModelName::Baseline) {
         println!();
         println!(
             "{:<18} {:>5} {:>9}  {:>9} {:>9} {:>9}  {:>10} {:>9}",
@@ -100,89 +121,67 @@ pub fn outcome(o: &RunOutcome, store: &str) {
             "clean loss",
             "clean F1"
         );
-        let baseline = (
-            ModelName::Baseline,
-            b.train.best_epoch,
-            b.train.best_validation_loss,
-            &b.evaluations,
-            0,
-            false,
-        );
-        let nets = o.nets.iter().map(|n| {
-            (
-                n.model.clone(),
-                n.best_epoch,
-                n.best_validation_loss,
-                &n.evaluations,
-                n.resumed_epochs,
-                n.cached,
-            )
-        });
-        for (model, best_epoch, best_loss, evaluations, resumed, cached) in
-            std::iter::once(baseline).chain(nets)
-        {
-            let get = |s: SplitKey| evaluations.iter().find(|(k, _)| *k == s).map(|(_, e)| e);
+        for m in &c.models {
+            let on = |s: SplitKey| m.on(s);
             println!(
-                "{:<18} {:>5} {:>9.4}  {:>9} {:>9} {:>9}  {:>10} {:>9}{}",
-                model.to_string(),
-                best_epoch,
-                best_loss,
-                num(get(SplitKey::Test).map(|e| e.log_loss)),
-                num(get(SplitKey::Test).map(|e| e.macro_f1)),
-                num(get(SplitKey::Test).map(|e| e.accuracy)),
-                num(get(SplitKey::TestClean).map(|e| e.log_loss)),
-                num(get(SplitKey::TestClean).map(|e| e.macro_f1)),
-                match (resumed, cached) {
-                    (_, true) => "  (cached)".to_string(),
-                    (0, false) => String::new(),
-                    (r, false) => format!("  (resumed after epoch {r})"),
-                }
+                "{:<18} {:>5} {:>9}  {:>9} {:>9} {:>9}  {:>10} {:>9}{}",
+                m.model.to_string(),
+                m.best_epoch.map(|e| e.to_string()).unwrap_or("-".into()),
+                num(m.best_validation_loss),
+                num(on(SplitKey::Test).and_then(|e| e.log_loss)),
+                num(on(SplitKey::Test).and_then(|e| e.macro_f1)),
+                num(on(SplitKey::Test).and_then(|e| e.accuracy)),
+                num(on(SplitKey::TestClean).and_then(|e| e.log_loss)),
+                num(on(SplitKey::TestClean).and_then(|e| e.macro_f1)),
+                if m.cached { "  (cached)" } else { "" }
             );
         }
         println!(
             "(trained on {}; factor nets' losses are cross-entropies against their artists' topic vectors)",
-            o.device
+            c.device
         );
     }
-    if !o.factors.is_empty() {
+    if !c.factors.is_empty() {
         println!();
         println!(
             "{:<14} {:>6} {:>6} {:>8} {:>11} {:>10} {:>7}  tables",
             "factor", "words", "topics", "artists", "perplexity", "held-out", "NMI"
         );
-        for f in &o.factors {
-            let s = &f.table.summary;
+        let fixed = |v: Option<f64>, d: usize| v.map(|x| format!("{x:.d$}")).unwrap_or("-".into());
+        for f in &c.factors {
             println!(
-                "{:<14} {:>6} {:>6} {:>8} {:>11.2} {:>10} {:>7}  {}{}",
-                s.name,
-                s.vocabulary,
-                s.topics,
-                s.artists,
-                s.lda.perplexity,
-                s.held_out_perplexity
-                    .map(|p| format!("{p:.2}"))
-                    .unwrap_or("-".into()),
-                f.nmi_artist_group
-                    .map(|v| format!("{v:.3}"))
-                    .unwrap_or("-".into()),
-                f.dir.display(),
-                if f.cache_hit { " (cached)" } else { "" }
+                "{:<14} {:>6} {:>6} {:>8} {:>11} {:>10} {:>7}  {}{}",
+                f.name,
+                count(f.vocabulary),
+                count(f.topics),
+                count(f.artists),
+                fixed(f.perplexity, 2),
+                fixed(f.held_out_perplexity, 2),
+                fixed(f.nmi_artist_group, 3),
+                f.dir.as_deref().unwrap_or("-"),
+                if f.cached { " (cached)" } else { "" }
             );
         }
         println!();
     }
-    println!(
-        "chance: log loss ln({c}) = {:.4}, accuracy 1/{c} = {:.4}",
-        (c as f64).ln(),
-        1.0 / c as f64
-    );
-    if let Some((_, test)) = b.evaluations.iter().find(|(s, _)| *s == SplitKey::Test) {
-        println!("log loss clipped at {:e}", test.log_loss_clip);
+    if n > 0 {
+        println!(
+            "chance: log loss ln({n}) = {:.4}, accuracy 1/{n} = {:.4}",
+            (n as f64).ln(),
+            1.0 / n as f64
+        );
+    }
+    if let Some(clip) = c
+        .baseline()
+        .and_then(|b| b.on(SplitKey::Test))
+        .and_then(|s| s.clip)
+    {
+        println!("log loss clipped at {clip:e}");
     }
     println!();
     println!(
         "stored in {store}, files in {}; `agf report` writes reports/latest/index.html",
-        o.dir.display()
+        dir.display()
     );
 }
 
@@ -197,8 +196,10 @@ pub fn runs(runs: &[RunSummary], format: Format) -> Result<()> {
                 "name",
                 "status",
                 "started_at",
+                "headline_model",
                 "log_loss",
                 "macro_f1",
+                "accuracy",
                 "spec_hash",
             ])?;
             let opt = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
@@ -208,8 +209,10 @@ pub fn runs(runs: &[RunSummary], format: Format) -> Result<()> {
                     r.name.clone(),
                     r.status.to_string(),
                     r.started_at.clone(),
+                    r.headline_model.clone().unwrap_or_default(),
                     opt(r.log_loss),
                     opt(r.macro_f1),
+                    opt(r.accuracy),
                     r.spec_hash.clone(),
                 ])?;
             }
@@ -236,23 +239,211 @@ fn runs_table(runs: &[RunSummary]) {
         .unwrap_or(4)
         .max(4);
     println!(
-        "{:>4}  {:<name_w$}  {:<11}  {:<24}  {:>9}  {:>9}",
-        "id", "name", "status", "started", "log loss", "macro-F1"
+        "{:>4}  {:<name_w$}  {:<11}  {:<24}  {:<9}  {:>9}  {:>9}",
+        "id", "name", "status", "started", "model", "log loss", "macro-F1"
     );
     for r in runs {
         println!(
-            "{:>4}  {:<name_w$}  {:<11}  {:<24}  {:>9}  {:>9}",
+            "{:>4}  {:<name_w$}  {:<11}  {:<24}  {:<9}  {:>9}  {:>9}",
             r.id.0,
             r.name,
             r.status.as_str(),
             r.started_at,
+            r.headline_model.as_deref().unwrap_or("-"),
             num(r.log_loss),
             num(r.macro_f1)
         );
     }
     if runs.is_empty() {
         println!("(no runs yet: `agf run experiments/quickstart.toml` makes one)");
+    } else {
+        println!("(test scores of each run's headline model)");
     }
+}
+
+fn spread(s: &Option<agf::eval::summary::Spread>) -> String {
+    match s {
+        Some(agf::eval::summary::Spread {
+            mean, sd: Some(sd), ..
+        }) => {
+            format!("{mean:.4} ± {sd:.4}")
+        }
+        Some(s) => format!("{:.4}", s.mean),
+        None => "-".into(),
+    }
+}
+
+/// `agf runs --group-by`: one row per group.
+pub fn groups(groups: &[agf::compare::runs::Group], by: &[String], format: Format) -> Result<()> {
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(groups)?),
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::stdout());
+            let mut header: Vec<String> = by.to_vec();
+            header.extend(
+                [
+                    "model",
+                    "runs",
+                    "log_loss_mean",
+                    "log_loss_sd",
+                    "macro_f1_mean",
+                    "macro_f1_sd",
+                    "accuracy_mean",
+                    "accuracy_sd",
+                ]
+                .map(String::from),
+            );
+            w.write_record(&header)?;
+            let opt = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
+            for g in groups {
+                let mut row: Vec<String> = g
+                    .keys
+                    .iter()
+                    .map(|(_, v)| v.clone().unwrap_or_default())
+                    .collect();
+                row.push(g.model.clone().unwrap_or_default());
+                row.push(g.runs.len().to_string());
+                for s in [&g.log_loss, &g.macro_f1, &g.accuracy] {
+                    row.push(opt(s.map(|s| s.mean)));
+                    row.push(opt(s.and_then(|s| s.sd)));
+                }
+                w.write_record(&row)?;
+            }
+            w.flush()?;
+        }
+        Format::Table => {
+            let key_w: Vec<usize> = by
+                .iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    groups
+                        .iter()
+                        .map(|g| g.keys[i].1.as_deref().unwrap_or("-").chars().count())
+                        .max()
+                        .unwrap_or(0)
+                        .max(k.chars().count())
+                })
+                .collect();
+            let mut line = String::new();
+            for (k, w) in by.iter().zip(&key_w) {
+                line.push_str(&format!("{k:<w$}  "));
+            }
+            println!(
+                "{line}{:<9} {:>4}  {:>17}  {:>17}  {:>17}",
+                "model", "runs", "test log loss", "test macro-F1", "test accuracy"
+            );
+            for g in groups {
+                let mut line = String::new();
+                for ((_, v), w) in g.keys.iter().zip(&key_w) {
+                    line.push_str(&format!("{:<w$}  ", v.as_deref().unwrap_or("-")));
+                }
+                println!(
+                    "{line}{:<9} {:>4}  {:>17}  {:>17}  {:>17}",
+                    g.model.as_deref().unwrap_or("-"),
+                    g.runs.len(),
+                    spread(&g.log_loss),
+                    spread(&g.macro_f1),
+                    spread(&g.accuracy)
+                );
+            }
+            if groups.is_empty() {
+                println!("(no run passes the filters)");
+            } else {
+                println!("(mean ± sample SD over each group's runs, of their headline model's test scores)");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `agf compare A B`.
+pub fn compare(d: &agf::compare::runs::RunDiff, format: Format) -> Result<()> {
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(d)?),
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::stdout());
+            w.write_record(["kind", "model", "split", "name", "a", "b", "difference"])?;
+            let opt = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
+            for p in &d.params {
+                w.write_record([
+                    "param",
+                    "",
+                    "",
+                    &p.key,
+                    p.a.as_deref().unwrap_or(""),
+                    p.b.as_deref().unwrap_or(""),
+                    "",
+                ])?;
+            }
+            for m in &d.metrics {
+                w.write_record([
+                    "metric".to_string(),
+                    m.model.clone(),
+                    m.split.clone(),
+                    m.name.clone(),
+                    opt(m.a),
+                    opt(m.b),
+                    opt(m.difference()),
+                ])?;
+            }
+            w.flush()?;
+        }
+        Format::Table => {
+            let (a, b) = (d.a.id, d.b.id);
+            println!(
+                "run {a} \"{}\" ({}) against run {b} \"{}\" ({})",
+                d.a.name, d.a.status, d.b.name, d.b.status
+            );
+            println!();
+            if d.params.is_empty() {
+                println!("parameters: all {} the same", d.same);
+            } else {
+                println!(
+                    "parameters that differ ({}; {} the same):",
+                    d.params.len(),
+                    d.same
+                );
+                let kw = d.params.iter().map(|p| p.key.len()).max().unwrap_or(3);
+                for p in &d.params {
+                    println!(
+                        "  {:<kw$}  {}  →  {}",
+                        p.key,
+                        p.a.as_deref().unwrap_or("(absent)"),
+                        p.b.as_deref().unwrap_or("(absent)")
+                    );
+                }
+            }
+            println!();
+            let mw = d
+                .metrics
+                .iter()
+                .map(|m| m.model.len() + m.split.len() + m.name.len() + 2)
+                .max()
+                .unwrap_or(6)
+                .max(6);
+            println!(
+                "{:<mw$}  {:>12}  {:>12}  {:>11}",
+                "metric",
+                format!("run {a}"),
+                format!("run {b}"),
+                "difference"
+            );
+            for m in &d.metrics {
+                println!(
+                    "{:<mw$}  {:>12}  {:>12}  {:>11}",
+                    format!("{} {} {}", m.model, m.split, m.name),
+                    num_or_count(m.a),
+                    num_or_count(m.b),
+                    match (m.difference(), num_or_count(m.a).contains('.')) {
+                        (Some(x), false) if x.fract() == 0.0 => format!("{x:+.0}"),
+                        (Some(x), _) => format!("{x:+.4}"),
+                        (None, _) => "-".into(),
+                    }
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `agf data`.
@@ -365,7 +556,16 @@ fn data_table(s: &DataSummary) {
 
 /// `agf report`.
 pub fn report(r: &agf::report::ReportOutput) {
-    println!("wrote {} ({} runs)", r.index.display(), r.runs);
+    println!(
+        "wrote {} ({} runs: {} run pages written, {} kept from before)",
+        r.index.display(),
+        r.runs,
+        r.run_pages_written,
+        r.runs - r.run_pages_written
+    );
+    for (name, path) in &r.sweeps {
+        println!("sweep {name}: {}", path.display());
+    }
 }
 
 /// `agf synth`.

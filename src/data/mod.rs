@@ -11,36 +11,15 @@ pub mod pylist;
 pub mod split;
 pub mod synth;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::fmt;
 
-macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub u32);
+use crate::record::id_type;
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}", self.0)
-            }
-        }
-    };
-}
+/// Tracks, artists and albums as FMA numbers them (defined with the results' vocabulary,
+/// which names them in per-track predictions and a run's track list).
+pub use crate::record::{AlbumId, ArtistId, TrackId};
 
-/// A track, as FMA numbers them (defined with the results' vocabulary, which names tracks
-/// in per-track predictions).
-pub use crate::record::TrackId;
-
-id_type!(
-    /// An artist.
-    ArtistId
-);
-id_type!(
-    /// An album (FMA uses −1 for "no album"; such tracks get an album of their own).
-    AlbumId
-);
 id_type!(
     /// A genre of the genre tree.
     GenreId

@@ -84,6 +84,30 @@ fn ratio(a: usize, b: usize) -> f64 {
 pub fn evaluate(probs: &[f32], labels: &[usize], n_classes: usize, clip: f64) -> Evaluation {
     let pred: Vec<usize> = probs.chunks(n_classes).map(argmax).collect();
     let cm = confusion(&pred, labels, n_classes);
+    let counted = from_confusion(&cm);
+    Evaluation {
+        n: labels.len(),
+        log_loss: log_loss(probs, labels, n_classes, clip),
+        log_loss_clip: clip,
+        accuracy: counted.accuracy,
+        macro_f1: counted.macro_f1,
+        per_class: counted.per_class,
+        confusion: cm,
+    }
+}
+
+/// The metrics a confusion matrix determines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counted {
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    pub per_class: Vec<ClassMetrics>,
+}
+
+/// Accuracy, macro-F1 and per-class scores from `cm[true][predicted]` (a bootstrap over
+/// artists sums their matrices and scores the sum).
+pub fn from_confusion(cm: &[Vec<usize>]) -> Counted {
+    let n_classes = cm.len();
     let per_class: Vec<ClassMetrics> = (0..n_classes)
         .map(|c| {
             let tp = cm[c][c];
@@ -113,14 +137,11 @@ pub fn evaluate(probs: &[f32], labels: &[usize], n_classes: usize, clip: f64) ->
         present.iter().map(|&c| per_class[c].f1).sum::<f64>() / present.len() as f64
     };
     let correct: usize = (0..n_classes).map(|c| cm[c][c]).sum();
-    Evaluation {
-        n: labels.len(),
-        log_loss: log_loss(probs, labels, n_classes, clip),
-        log_loss_clip: clip,
-        accuracy: ratio(correct, labels.len()),
+    let total: usize = cm.iter().flatten().sum();
+    Counted {
+        accuracy: ratio(correct, total),
         macro_f1,
         per_class,
-        confusion: cm,
     }
 }
 

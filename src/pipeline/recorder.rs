@@ -3,7 +3,7 @@
 
 use crate::data::TrackId;
 use crate::eval::Evaluation;
-use crate::record::{Epoch, ModelName, Prediction, RunId, SplitKey};
+use crate::record::{Epoch, ModelName, Prediction, RunId, RunTrack, SplitKey};
 use crate::stages::{RecordError, Recorder};
 use crate::store::Store;
 use std::path::{Path, PathBuf};
@@ -61,6 +61,10 @@ impl Recorder for StoreRecorder<'_> {
         self.store
             .record_evaluation(self.run, model, split, evaluation)
             .map_err(boxed)
+    }
+
+    fn tracks(&mut self, rows: &[RunTrack]) -> Result<(), RecordError> {
+        self.store.record_tracks(self.run, rows).map_err(boxed)
     }
 
     fn predictions(&mut self, model: &ModelName, rows: &[Prediction]) -> Result<(), RecordError> {

@@ -1,27 +1,41 @@
-//! Reports: read the store, draw charts with plotters (SVG, text measured with the embedded
-//! DejaVu font so no system fonts are needed), write one self-contained `index.html` that
-//! opens from the file system without a server.
+//! Reports: read the store, draw charts with plotters (SVG embedded in the pages, text
+//! measured with the embedded DejaVu font so no system fonts are needed) and write static
+//! pages that open from the file system without a server:
+//!
+//! - `index.html`: every run (sortable), the sweeps, the runs' scores by headline model;
+//! - `runs/<id>.html`: one run in full; a finished run's page is written once and kept
+//!   (`runs/stamps.json` says which state each page shows), so a store of thousands of runs
+//!   is reported again in the time its new runs take;
+//! - `sweeps/<name>.html`: a sweep's arms compared over seeds ([`crate::compare::sweep`]).
 
 mod charts;
+mod compare_page;
+mod index;
+mod page;
+mod run_page;
+mod sweep_page;
 
-use crate::record::{metric, ModelName, RunId, SplitKey};
-use crate::store::{RunStatus, Store, StoreError};
+use crate::compare::runs::RunDiff;
+use crate::compare::CompareError;
+use crate::record::RunId;
+use crate::store::{Store, StoreError};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// Bumped when pages change, so that kept run pages are written again.
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Compare(#[from] CompareError),
     #[error("cannot write the report {}", path.display())]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
-    },
-    #[error("cannot draw the {chart} chart: {message}")]
-    Draw {
-        chart: &'static str,
-        message: String,
     },
 }
 
@@ -30,307 +44,135 @@ pub enum ReportError {
 pub struct ReportOutput {
     pub index: PathBuf,
     pub runs: usize,
+    /// Run pages written this time (the others were kept).
+    pub run_pages_written: usize,
+    /// Each sweep's page.
+    pub sweeps: Vec<(String, PathBuf)>,
 }
 
-/// Write `out/index.html` (and the charts as `.svg` beside it) from every run in `store`.
+/// Which sweeps get a page.
+#[derive(Debug, Clone, Default)]
+pub enum Sweeps {
+    #[default]
+    All,
+    /// Only this one (it must exist).
+    Only(String),
+}
+
+/// Write the report under `out`: the index, every run's page (kept where the run has not
+/// changed since) and the sweeps' pages.
 pub fn write_report(store: &Store, out: &Path) -> Result<ReportOutput, ReportError> {
+    write_report_with(store, out, &Sweeps::All)
+}
+
+pub fn write_report_with(
+    store: &Store,
+    out: &Path,
+    which: &Sweeps,
+) -> Result<ReportOutput, ReportError> {
     charts::register_fonts();
     let runs = store.runs()?;
-    let scored: Vec<_> = runs.iter().filter(|r| r.log_loss.is_some()).collect();
-    let labels: Vec<String> = scored
-        .iter()
-        .map(|r| format!("#{} {}", r.id, r.name))
-        .collect();
-    let log_loss_svg = charts::bar_chart(
-        "Test log loss per run (lower is better)",
-        &labels,
-        &scored
-            .iter()
-            .map(|r| r.log_loss.unwrap_or(f64::NAN))
-            .collect::<Vec<_>>(),
-        "log loss",
-    )
-    .map_err(|m| ReportError::Draw {
-        chart: "log loss",
-        message: m,
-    })?;
-    let f1_svg = charts::bar_chart(
-        "Test macro-F1 per run (higher is better)",
-        &labels,
-        &scored
-            .iter()
-            .map(|r| r.macro_f1.unwrap_or(f64::NAN))
-            .collect::<Vec<_>>(),
-        "macro-F1",
-    )
-    .map_err(|m| ReportError::Draw {
-        chart: "macro-F1",
-        message: m,
-    })?;
-    let confusion = store.confusion(None)?;
-    let confusion_svg = match &confusion {
-        Some(c) if !c.classes.is_empty() => Some(
-            charts::confusion_chart(
-                &format!("Confusion matrix, run #{} ({}, test)", c.run, c.model),
-                &c.classes,
-                &c.matrix,
-            )
-            .map_err(|m| ReportError::Draw {
-                chart: "confusion matrix",
-                message: m,
-            })?,
-        ),
-        _ => None,
-    };
-
-    let newest = runs
-        .iter()
-        .rev()
-        .find(|r| r.status == RunStatus::Done)
-        .or(runs.last());
-    let models = match newest {
-        Some(r) => model_section(store, r.id)?,
-        None => None,
-    };
-    let split = match newest {
-        Some(r) => split_section(store, r.id)?,
-        None => String::new(),
-    };
-
-    std::fs::create_dir_all(out).map_err(|source| ReportError::Write {
-        path: out.to_path_buf(),
-        source,
-    })?;
-    write_atomic(&out.join("log_loss.svg"), log_loss_svg.as_bytes())?;
-    write_atomic(&out.join("macro_f1.svg"), f1_svg.as_bytes())?;
-    if let Some(svg) = &confusion_svg {
-        write_atomic(&out.join("confusion.svg"), svg.as_bytes())?;
-    }
-
-    let mut html = String::new();
-    html.push_str(concat!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n",
-        "<title>agf report</title>\n<style>\n",
-        "body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}\n",
-        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}\n",
-        "th{background:#f3f3f3}td.l,th.l{text-align:left}figure{margin:1.5em 0}\n",
-        "</style></head><body>\n<h1>agf report</h1>\n"
-    ));
-    html.push_str(&format!(
-        "<p>Generated {} from <code>{}</code>: {} runs, {} with test metrics. Log loss is the challenge's primary metric.</p>\n",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        escape(&store.location()),
-        runs.len(),
-        scored.len()
-    ));
-    html.push_str("<table><tr><th>run</th><th class=\"l\">name</th><th class=\"l\">status</th><th class=\"l\">started</th><th>test log loss</th><th>test macro-F1</th><th class=\"l\">spec hash</th></tr>\n");
-    for r in &runs {
-        html.push_str(&format!(
-            "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\"><code>{}</code></td></tr>\n",
-            r.id,
-            escape(&r.name),
-            r.status,
-            escape(&r.started_at),
-            r.log_loss.map(|v| format!("{v:.4}")).unwrap_or_else(|| "—".into()),
-            r.macro_f1.map(|v| format!("{v:.4}")).unwrap_or_else(|| "—".into()),
-            escape(&r.spec_hash[..r.spec_hash.len().min(12)]),
-        ));
-    }
-    html.push_str("</table>\n");
-    for (title, svg) in [("Log loss", &log_loss_svg), ("Macro-F1", &f1_svg)] {
-        html.push_str(&format!(
-            "<figure><figcaption><h2>{title}</h2></figcaption>\n{svg}\n</figure>\n"
-        ));
-    }
-    match &confusion_svg {
-        Some(svg) => html.push_str(&format!(
-            "<figure><figcaption><h2>Confusion matrix of the newest run</h2><p>Rows: the test label as published (label noise included); columns: predicted. Shade: share of the row.</p></figcaption>\n{svg}\n</figure>\n"
-        )),
-        None => html.push_str("<p>No finished run yet: no confusion matrix.</p>\n"),
-    }
-    html.push_str(&split);
-    if let Some(m) = &models {
-        if !m.curves.is_empty() {
-            write_atomic(&out.join("training.svg"), m.curves.as_bytes())?;
+    let sweeps = store.sweeps()?;
+    if let Sweeps::Only(name) = which {
+        if !sweeps.iter().any(|s| &s.name == name) {
+            return Err(CompareError::NoSuchSweep { name: name.clone() }.into());
         }
-        html.push_str(&m.html);
     }
     let factors = store.factor_rows()?;
-    if !factors.is_empty() {
-        html.push_str("<h2>Artist Group Factors</h2>\n<p>NMI: agreement of each artist's largest topic with the latent artist group (generated worlds only). Perplexity: scikit-learn's bound on the fitted bags; held-out: on the artists left out of the fit.</p>\n");
-        html.push_str("<table><tr><th>run</th><th class=\"l\">factor</th><th>words</th><th>topics</th><th>perplexity</th><th>held-out perplexity</th><th>NMI</th></tr>\n");
-        let num = |v: Option<f64>, digits: usize| {
-            v.map(|x| format!("{x:.digits$}"))
-                .unwrap_or_else(|| "—".into())
-        };
-        for f in &factors {
-            html.push_str(&format!(
-                "<tr><td>{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                f.run,
-                escape(&f.factor),
-                f.vocabulary.map(|v| v.to_string()).unwrap_or_default(),
-                f.topics.map(|v| v.to_string()).unwrap_or_default(),
-                num(f.perplexity, 2),
-                num(f.held_out_perplexity, 2),
-                num(f.nmi_artist_group, 3),
-            ));
-        }
-        html.push_str("</table>\n");
+    for dir in [out.to_path_buf(), out.join("runs"), out.join("sweeps")] {
+        std::fs::create_dir_all(&dir).map_err(|source| ReportError::Write {
+            path: dir.clone(),
+            source,
+        })?;
     }
-    html.push_str("</body></html>\n");
-    let index = out.join("index.html");
-    write_atomic(&index, html.as_bytes())?;
+
+    // Run pages, kept while their run is finished and unchanged.
+    let stamps_path = out.join("runs").join("stamps.json");
+    let mut stamps: BTreeMap<i64, String> = std::fs::read(&stamps_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let mut by_run: BTreeMap<RunId, Vec<&crate::store::FactorRow>> = BTreeMap::new();
+    for f in &factors {
+        by_run.entry(f.run).or_default().push(f);
+    }
+    let mut written = 0;
+    for r in &runs {
+        let path = out.join("runs").join(format!("{}.html", r.id.0));
+        let stamp = run_page::stamp(r);
+        if stamp.is_some() && stamps.get(&r.id.0) == stamp.as_ref() && path.is_file() {
+            continue;
+        }
+        let html = run_page::render(
+            store,
+            &run_page::RunPage {
+                summary: r,
+                factors: by_run.remove(&r.id).unwrap_or_default(),
+            },
+        )?;
+        write_atomic(&path, html.as_bytes())?;
+        written += 1;
+        match stamp {
+            Some(s) => stamps.insert(r.id.0, s),
+            None => stamps.remove(&r.id.0),
+        };
+    }
+    stamps.retain(|id, _| runs.iter().any(|r| r.id.0 == *id));
+    write_atomic(
+        &stamps_path,
+        &serde_json::to_vec(&stamps).expect("stamps serialise"),
+    )?;
+
+    let mut sweep_pages = Vec::new();
+    for s in &sweeps {
+        if matches!(which, Sweeps::Only(name) if name != &s.name) {
+            continue;
+        }
+        let comparison = crate::compare::sweep::compare(store, &s.name)?;
+        let html = sweep_page::render(store, &comparison)?;
+        let path = out
+            .join("sweeps")
+            .join(format!("{}.html", page::file_name(&s.name)));
+        write_atomic(&path, html.as_bytes())?;
+        sweep_pages.push((s.name.clone(), path));
+    }
+
+    let mut cells = BTreeMap::new();
+    for s in &sweeps {
+        for cell in store.cells(&s.name)? {
+            if let Some(run) = cell.run_id {
+                cells.insert(
+                    run,
+                    index::CellOf {
+                        sweep: s.name.clone(),
+                        arm: crate::compare::Arm::parse(&cell.arm).label(),
+                        seed: cell.seed,
+                    },
+                );
+            }
+        }
+    }
+    let html = index::render(&index::Index {
+        location: store.location(),
+        runs: &runs,
+        sweeps: &sweeps,
+        cells: &cells,
+        factors: &factors,
+    });
+    let index_path = out.join("index.html");
+    write_atomic(&index_path, html.as_bytes())?;
     Ok(ReportOutput {
-        index,
+        index: index_path,
         runs: runs.len(),
+        run_pages_written: written,
+        sweeps: sweep_pages,
     })
 }
 
-/// How one run's tracks fell into its splits, genre by genre, and what was short.
-fn split_section(store: &Store, run: RunId) -> Result<String, ReportError> {
-    let classes = store.classes(run)?;
-    if classes.is_empty() {
-        return Ok(String::new());
-    }
-    let metrics = store.metrics(run)?;
-    let count = |split: &str, class: &str| {
-        let name = format!("{split}.tracks.{class}");
-        metrics
-            .iter()
-            .find(|m| m.model == ModelName::Dataset && m.split == SplitKey::All && m.name == name)
-            .and_then(|m| m.value)
-            .map(|v| format!("{v:.0}"))
-            .unwrap_or_else(|| "—".into())
-    };
-    let splits = [SplitKey::Train, SplitKey::Validation, SplitKey::Test];
-    let mut html = format!(
-        "<h2>Split of run #{run}</h2>\n<table><tr><th class=\"l\">genre</th>{}</tr>\n",
-        splits
-            .iter()
-            .map(|s| format!("<th>{s}</th>"))
-            .collect::<String>()
-    );
-    for class in &classes {
-        html.push_str(&format!(
-            "<tr><td class=\"l\">{}</td>{}</tr>\n",
-            escape(class),
-            splits
-                .iter()
-                .map(|s| format!("<td>{}</td>", count(s.as_str(), class)))
-                .collect::<String>()
-        ));
-    }
-    html.push_str("</table>\n");
-    let warnings: Vec<String> = store
-        .facts(run)?
-        .into_iter()
-        .filter(|(k, _)| k.starts_with("warning.split."))
-        .map(|(_, w)| w)
-        .collect();
-    if !warnings.is_empty() {
-        html.push_str("<ul class=\"warnings\">\n");
-        for w in warnings {
-            html.push_str(&format!("<li>Warning: {}</li>\n", escape(&w)));
-        }
-        html.push_str("</ul>\n");
-    }
-    Ok(html)
-}
-
-/// The models of one run: their scores side by side and their training curves.
-struct ModelSection {
-    html: String,
-    curves: String,
-}
-
-fn model_section(store: &Store, run: RunId) -> Result<Option<ModelSection>, ReportError> {
-    let metrics = store.metrics(run)?;
-    let value = |model: &ModelName, split: SplitKey, name: &str| {
-        metrics
-            .iter()
-            .find(|m| &m.model == model && m.split == split && m.name == name)
-            .and_then(|m| m.value)
-    };
-    // Every trained model (in training order), then any other model scored on genre.
-    let mut models: Vec<ModelName> = store.epoch_models(run)?;
-    for m in &metrics {
-        if m.split == SplitKey::Test && m.name == metric::LOG_LOSS && !models.contains(&m.model) {
-            models.push(m.model.clone());
-        }
-    }
-    if models.len() < 2 {
-        return Ok(None);
-    }
-    let num = |v: Option<f64>, digits: usize| {
-        v.map(|x| format!("{x:.digits$}"))
-            .unwrap_or_else(|| "—".into())
-    };
-    let mut html = format!(
-        "<h2>Models of run #{run}</h2>\n<p>Every model of the newest finished run. Best epoch and its validation loss: on the model's own target (genre, or an artist's topic vector for a factor's net; for a multi-task net, its tasks' losses weighted by their probabilities), the epoch early stopping kept. Genre scores (the nets of factors have none): test against the labels as published, clean against the true genres (generated worlds only).</p>\n"
-    );
-    html.push_str("<table><tr><th class=\"l\">model</th><th>best epoch</th><th>epochs run</th><th>best validation loss</th><th>test log loss</th><th>test macro-F1</th><th>test accuracy</th><th>clean log loss</th><th>clean macro-F1</th></tr>\n");
-    for model in &models {
-        let epochs = store.epochs(run, model)?;
-        let best = epochs
-            .iter()
-            .filter(|e| e.validation_loss.is_finite())
-            .min_by(|a, b| a.validation_loss.total_cmp(&b.validation_loss));
-        html.push_str(&format!(
-            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            escape(&model.to_string()),
-            best.map(|e| e.epoch.to_string())
-                .unwrap_or_else(|| "—".into()),
-            epochs.len(),
-            num(best.map(|e| e.validation_loss), 4),
-            num(value(model, SplitKey::Test, metric::LOG_LOSS), 4),
-            num(value(model, SplitKey::Test, metric::MACRO_F1), 4),
-            num(value(model, SplitKey::Test, metric::ACCURACY), 4),
-            num(value(model, SplitKey::TestClean, metric::LOG_LOSS), 4),
-            num(value(model, SplitKey::TestClean, metric::MACRO_F1), 4),
-        ));
-    }
-    html.push_str("</table>\n");
-    // Training curves of the nets and the transfer model (the baseline's hundreds of
-    // full-batch epochs would flatten them).
-    let mut series = Vec::new();
-    for model in store.epoch_models(run)? {
-        if model == ModelName::Baseline {
-            continue;
-        }
-        let pts: Vec<(f64, f64)> = store
-            .epochs(run, &model)?
-            .iter()
-            .map(|e| (e.epoch as f64, e.validation_loss))
-            .collect();
-        series.push((model.to_string(), pts));
-    }
-    if series.is_empty() {
-        return Ok(Some(ModelSection {
-            html,
-            curves: String::new(),
-        }));
-    }
-    let curves = charts::line_chart(
-        &format!("Validation loss per epoch, run #{run}"),
-        &series,
-        "epoch",
-        "validation loss (track level)",
-    )
-    .map_err(|m| ReportError::Draw {
-        chart: "training curves",
-        message: m,
-    })?;
-    html.push_str(&format!(
-        "<figure><figcaption><h3>Training curves</h3><p>Each net's loss on its own target (genre, or an artist's topic vector) and the transfer model's on genre, on the validation tracks after every epoch.</p></figcaption>\n{curves}\n</figure>\n"
-    ));
-    Ok(Some(ModelSection { html, curves }))
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// Write the page of `agf compare A B` to `path`.
+pub fn write_compare(diff: &RunDiff, path: &Path) -> Result<(), ReportError> {
+    charts::register_fonts();
+    write_atomic(path, compare_page::render(diff, None).as_bytes())
 }
 
 /// Write to a temporary sibling, then rename over the target: readers never see half a file.

@@ -10,7 +10,7 @@ use crate::data::split::{Leakage, Split, SplitName};
 use crate::data::synth::{GroundTruth, SyntheticWorld};
 use crate::data::{Dataset, TrackId};
 use crate::features::TrackTable;
-use crate::record::{ModelName, SplitKey};
+use crate::record::{ModelName, RunTrack, SplitKey};
 use crate::spec::{DataSource, Resolved};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -188,6 +188,20 @@ pub fn record(data: &LoadedData, rec: &mut dyn Recorder) -> Result<Leakage, Stag
         .map(|f| (f.track, data.split.assignment[f.index].into(), f.from, f.to))
         .collect();
     rec.flips(&flips)?;
+    let tracks: Vec<RunTrack> = d
+        .tracks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| RunTrack {
+            track: t.id,
+            artist: t.artist,
+            album: t.album,
+            split: data.split.assignment[i].into(),
+            published: t.genre,
+            true_label: data.truth.as_ref().map(|truth| truth.true_genre[i]),
+        })
+        .collect();
+    rec.tracks(&tracks)?;
     tracing::info!(
         "split {}: {} test tracks whose artist is in training, {} whose album is; {} injected \
          label flips",

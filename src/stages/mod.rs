@@ -23,7 +23,7 @@ pub mod scoring;
 
 use crate::data::TrackId;
 use crate::eval::Evaluation;
-use crate::record::{Epoch, ModelName, Prediction, SplitKey};
+use crate::record::{Epoch, ModelName, Prediction, RunTrack, SplitKey};
 use std::path::{Path, PathBuf};
 
 pub use resolve::{load_spec, parse_spec};
@@ -55,6 +55,8 @@ pub trait Recorder {
         split: SplitKey,
         evaluation: &Evaluation,
     ) -> Result<(), RecordError>;
+    /// The tracks the run uses.
+    fn tracks(&mut self, rows: &[RunTrack]) -> Result<(), RecordError>;
     /// A model's per-track predictions.
     fn predictions(&mut self, model: &ModelName, rows: &[Prediction]) -> Result<(), RecordError>;
     /// A file of the run's own (predictions, factor tables), by its path inside the run's

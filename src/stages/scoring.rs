@@ -6,9 +6,12 @@
 
 use super::data::LoadedData;
 use super::{Recorder, StageError};
+use crate::eval::bootstrap::BOOTSTRAP_SEED;
+use crate::eval::by_artist;
 use crate::eval::metrics::evaluate;
 use crate::eval::Evaluation;
-use crate::record::{ModelName, Prediction, SplitKey};
+use crate::record::{metric, ModelName, Prediction, SplitKey};
+use crate::rng::Rng;
 use std::path::PathBuf;
 
 /// Track-level class probabilities of a model, for dataset positions.
@@ -19,6 +22,40 @@ pub struct ScoredTracks<'a> {
     pub train: &'a [usize],
     pub validation: &'a [usize],
     pub test: &'a [usize],
+}
+
+/// Record the test scores' intervals from a bootstrap over the test set's artists.
+#[allow(clippy::too_many_arguments)]
+fn record_by_artist(
+    model: &ModelName,
+    split: SplitKey,
+    probs: &[f32],
+    labels: &[usize],
+    artists: &[u32],
+    classes: usize,
+    clip: f64,
+    rec: &mut dyn Recorder,
+) -> Result<(), StageError> {
+    // Seeded by what is scored, so the same predictions always get the same interval.
+    let rng = Rng::derive(BOOTSTRAP_SEED, &format!("artists {model} {split}"), 0);
+    let Some(found) = by_artist::intervals(probs, labels, artists, classes, clip, rng) else {
+        return Ok(());
+    };
+    let mut values: Vec<(String, f64)> = vec![(metric::N_ARTISTS.into(), found.artists as f64)];
+    for (name, interval) in [
+        (metric::LOG_LOSS, found.log_loss),
+        (metric::MACRO_F1, found.macro_f1),
+        (metric::ACCURACY, found.accuracy),
+    ] {
+        if let Some(i) = interval {
+            let [low, high] = metric::artist_interval(name);
+            values.push((low, i.low));
+            values.push((high, i.high));
+        }
+    }
+    let pairs: Vec<(&str, f64)> = values.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    rec.metrics(model, split, &pairs)?;
+    Ok(())
 }
 
 /// Score `model` on every split (and against the true genres when known), record it, and
@@ -72,10 +109,25 @@ pub fn score(
         let e = evaluate(&flat, &y, classes, clip);
         rec.evaluation(model, split, &e)?;
         out.push((split, e));
+        if split == SplitKey::Test {
+            let artists: Vec<u32> = idx.iter().map(|&i| d.tracks[i].artist.0).collect();
+            record_by_artist(model, split, &flat, &y, &artists, classes, clip, rec)?;
+        }
         if let (SplitKey::Test, Some(truth)) = (split, &data.truth) {
             let clean: Vec<usize> = idx.iter().map(|&i| truth.true_genre[i]).collect();
             let e = evaluate(&flat, &clean, classes, clip);
             rec.evaluation(model, SplitKey::TestClean, &e)?;
+            let artists: Vec<u32> = idx.iter().map(|&i| d.tracks[i].artist.0).collect();
+            record_by_artist(
+                model,
+                SplitKey::TestClean,
+                &flat,
+                &clean,
+                &artists,
+                classes,
+                clip,
+                rec,
+            )?;
             out.push((SplitKey::TestClean, e));
         }
     }

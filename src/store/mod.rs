@@ -10,9 +10,8 @@
 
 pub mod sqlite;
 
-use crate::data::TrackId;
 use crate::eval::Evaluation;
-use crate::record::{Epoch, ModelName, Prediction, RunId, SplitKey};
+use crate::record::{Epoch, ModelName, Prediction, RunId, RunTrack, SplitKey, TrackId};
 use serde::Serialize;
 use std::fmt;
 use std::path::PathBuf;
@@ -285,10 +284,17 @@ pub struct RunSummary {
     pub ended_at: Option<String>,
     pub spec_hash: String,
     pub device: String,
+    /// The model whose test scores summarise the run (the transfer model where nets are
+    /// trained, else the baseline).
+    pub headline_model: Option<String>,
+    /// Why the run failed, for failed runs.
+    pub error: Option<String>,
     /// Test log loss of the headline model.
     pub log_loss: Option<f64>,
     /// Test macro-F1 of the headline model.
     pub macro_f1: Option<f64>,
+    /// Test accuracy of the headline model.
+    pub accuracy: Option<f64>,
 }
 
 /// What resuming a run reads back: the resolved spec it was started with.
@@ -388,11 +394,20 @@ pub trait Backend: Send + Sync {
         rows: &[Prediction],
     ) -> Result<(), StoreError>;
 
+    /// The tracks a run used, with their artists, albums, splits and labels.
+    fn record_tracks(&self, run: RunId, rows: &[RunTrack]) -> Result<(), StoreError>;
+
     /// Every run, oldest first, with its headline test metrics; statuses as written, which
     /// [`Store::runs`] turns into what a reader should see.
     fn written_runs(&self) -> Result<Vec<RunSummary>, StoreError>;
     /// One run's spec and status as written ([`Store::run`] observes it).
     fn written_run(&self, run: RunId) -> Result<StoredRun, StoreError>;
+    /// A run's resolved spec as dotted `key`/`value` rows, by key.
+    fn params(&self, run: RunId) -> Result<Vec<(String, String)>, StoreError>;
+    /// Every run's parameter rows, by run and key (one query for thousands of runs).
+    fn every_param(&self) -> Result<Vec<(RunId, String, String)>, StoreError>;
+    /// Every run's metric rows on `split`, by run, model and name.
+    fn every_metric(&self, split: SplitKey) -> Result<Vec<(RunId, MetricRow)>, StoreError>;
     /// Every scalar metric of a run, ordered by model, split and name.
     fn metrics(&self, run: RunId) -> Result<Vec<MetricRow>, StoreError>;
     /// One scalar metric, if recorded (and finite).
@@ -415,6 +430,17 @@ pub trait Backend: Send + Sync {
     fn epochs(&self, run: RunId, model: &ModelName) -> Result<Vec<Epoch>, StoreError>;
     /// A model's per-track predictions, by track id.
     fn predictions(&self, run: RunId, model: &ModelName) -> Result<Vec<Prediction>, StoreError>;
+    /// The tracks a run used, by track id (empty for runs recorded before tracks were).
+    fn tracks(&self, run: RunId) -> Result<Vec<RunTrack>, StoreError>;
+    /// A model's confusion matrix on a split (`classes` × `classes`, zeros when none was
+    /// recorded), rows the labels scored against.
+    fn confusion_matrix(
+        &self,
+        run: RunId,
+        model: &ModelName,
+        split: SplitKey,
+        classes: usize,
+    ) -> Result<Vec<Vec<usize>>, StoreError>;
     /// The headline model's test confusion matrix of `run`, or of the newest finished run.
     fn confusion(&self, run: Option<RunId>) -> Result<Option<StoredConfusion>, StoreError>;
     /// Every factor's headline numbers, newest run first.

@@ -7,9 +7,10 @@ use super::{
     Backend, Cell, CellEnd, CellId, CellStatus, FactorRow, MetricRow, NewCell, NewRun, NewSweep,
     RunEnd, RunStatus, RunSummary, StoreError, StoredConfusion, StoredRun, SweepSummary,
 };
-use crate::data::TrackId;
 use crate::eval::Evaluation;
-use crate::record::{metric, Epoch, ModelName, Prediction, RunId, SplitKey};
+use crate::record::{
+    metric, AlbumId, ArtistId, Epoch, ModelName, Prediction, RunId, RunTrack, SplitKey, TrackId,
+};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -44,6 +45,17 @@ struct PredictionRow {
     label: i64,
     true_label: Option<i64>,
     probabilities: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct TrackRow {
+    track_id: i64,
+    artist_id: i64,
+    album_id: i64,
+    #[sqlx(try_from = "String")]
+    split: SplitKey,
+    published: i64,
+    true_label: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -492,6 +504,49 @@ impl Backend for SqliteStore {
         )
     }
 
+    fn record_tracks(&self, run: RunId, rows: &[RunTrack]) -> Result<(), StoreError> {
+        self.insert_rows(
+            "recording the run's tracks",
+            "INSERT OR REPLACE INTO tracks
+             (run_id, track_id, artist_id, album_id, split, published, true_label)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+            |q, t| {
+                q.bind(run)
+                    .bind(t.track.0 as i64)
+                    .bind(t.artist.0 as i64)
+                    .bind(t.album.0 as i64)
+                    .bind(t.split.as_str())
+                    .bind(t.published as i64)
+                    .bind(t.true_label.map(|l| l as i64))
+            },
+        )
+    }
+
+    fn tracks(&self, run: RunId) -> Result<Vec<RunTrack>, StoreError> {
+        self.rt.block_on(async {
+            let rows: Vec<TrackRow> = sqlx::query_as(
+                "SELECT track_id, artist_id, album_id, split, published, true_label FROM tracks
+                 WHERE run_id = ? ORDER BY track_id",
+            )
+            .bind(run)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading the run's tracks"))?;
+            Ok(rows
+                .into_iter()
+                .map(|r| RunTrack {
+                    track: TrackId(r.track_id as u32),
+                    artist: ArtistId(r.artist_id as u32),
+                    album: AlbumId(r.album_id as u32),
+                    split: r.split,
+                    published: r.published as usize,
+                    true_label: r.true_label.map(|l| l as usize),
+                })
+                .collect())
+        })
+    }
+
     fn predictions(&self, run: RunId, model: &ModelName) -> Result<Vec<Prediction>, StoreError> {
         self.rt.block_on(async {
             let rows: Vec<PredictionRow> = sqlx::query_as(
@@ -524,16 +579,21 @@ impl Backend for SqliteStore {
         self.rt.block_on(async {
             sqlx::query_as(
                 "SELECT r.id, r.name, r.status, r.started_at, r.ended_at, r.spec_hash, r.device,
+                        r.headline_model, r.error,
                         (SELECT value FROM metrics m WHERE m.run_id = r.id
                            AND m.model = r.headline_model AND m.split = ? AND m.name = ?) AS log_loss,
                         (SELECT value FROM metrics m WHERE m.run_id = r.id
-                           AND m.model = r.headline_model AND m.split = ? AND m.name = ?) AS macro_f1
+                           AND m.model = r.headline_model AND m.split = ? AND m.name = ?) AS macro_f1,
+                        (SELECT value FROM metrics m WHERE m.run_id = r.id
+                           AND m.model = r.headline_model AND m.split = ? AND m.name = ?) AS accuracy
                  FROM runs r ORDER BY r.id",
             )
             .bind(SplitKey::Test.as_str())
             .bind(metric::LOG_LOSS)
             .bind(SplitKey::Test.as_str())
             .bind(metric::MACRO_F1)
+            .bind(SplitKey::Test.as_str())
+            .bind(metric::ACCURACY)
             .fetch_all(&self.pool)
             .await
             .map_err(self.err("listing runs"))
@@ -550,6 +610,45 @@ impl Backend for SqliteStore {
             .await
             .map_err(self.err("reading a run"))?
             .ok_or_else(|| self.no_such_run(run))
+        })
+    }
+
+    fn params(&self, run: RunId) -> Result<Vec<(String, String)>, StoreError> {
+        self.rt.block_on(async {
+            sqlx::query_as("SELECT key, value FROM params WHERE run_id = ? ORDER BY key")
+                .bind(run)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.err("reading parameters"))
+        })
+    }
+
+    fn every_param(&self) -> Result<Vec<(RunId, String, String)>, StoreError> {
+        self.rt.block_on(async {
+            sqlx::query_as("SELECT run_id, key, value FROM params ORDER BY run_id, key")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.err("reading parameters"))
+        })
+    }
+
+    fn every_metric(&self, split: SplitKey) -> Result<Vec<(RunId, MetricRow)>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            run_id: RunId,
+            #[sqlx(flatten)]
+            metric: MetricRow,
+        }
+        self.rt.block_on(async {
+            let rows: Vec<Row> = sqlx::query_as(
+                "SELECT run_id, model, split, name, value FROM metrics WHERE split = ?
+                 ORDER BY run_id, model, name",
+            )
+            .bind(split.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading metrics"))?;
+            Ok(rows.into_iter().map(|r| (r.run_id, r.metric)).collect())
         })
     }
 
@@ -658,6 +757,35 @@ impl Backend for SqliteStore {
                     task: r.task,
                 })
                 .collect())
+        })
+    }
+
+    fn confusion_matrix(
+        &self,
+        run: RunId,
+        model: &ModelName,
+        split: SplitKey,
+        classes: usize,
+    ) -> Result<Vec<Vec<usize>>, StoreError> {
+        self.rt.block_on(async {
+            let cells: Vec<ConfusionCell> = sqlx::query_as(
+                "SELECT true_index, predicted_index, count FROM confusion
+                 WHERE run_id = ? AND model = ? AND split = ?",
+            )
+            .bind(run)
+            .bind(model.to_string())
+            .bind(split.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading a confusion matrix"))?;
+            let mut matrix = vec![vec![0usize; classes]; classes];
+            for c in cells {
+                let (t, p) = (c.true_index as usize, c.predicted_index as usize);
+                if t < classes && p < classes {
+                    matrix[t][p] = c.count as usize;
+                }
+            }
+            Ok(matrix)
         })
     }
 

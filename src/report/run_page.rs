@@ -1,0 +1,283 @@
+//! `runs/<id>.html`: one run in full: how it ended (and why, if it failed), its models' scores
+//! on every split with the test set's uncertainty over artists, its confusion matrices
+//! against the published labels and the true genres, its training curves, its split, its
+//! factors and its resolved spec.
+
+use super::charts::{self, Band};
+use super::page::{self, figure, num, num_cell};
+use super::ReportError;
+use crate::record::{metric, ModelName, RunId, SplitKey};
+use crate::store::{FactorRow, MetricRow, RunSummary, Store};
+use maud::html;
+
+/// Everything a run's page shows, read from the store.
+pub struct RunPage<'a> {
+    pub summary: &'a RunSummary,
+    pub factors: Vec<&'a FactorRow>,
+}
+
+fn value(metrics: &[MetricRow], model: &ModelName, split: SplitKey, name: &str) -> Option<f64> {
+    metrics
+        .iter()
+        .find(|m| &m.model == model && m.split == split && m.name == name)
+        .and_then(|m| m.value)
+}
+
+/// The interval over test artists of one score, as `[low, high]`.
+fn artist_interval(
+    metrics: &[MetricRow],
+    model: &ModelName,
+    split: SplitKey,
+    name: &str,
+) -> String {
+    let [low, high] = metric::artist_interval(name);
+    match (
+        value(metrics, model, split, &low),
+        value(metrics, model, split, &high),
+    ) {
+        (Some(l), Some(h)) => format!("[{l:.3}, {h:.3}]"),
+        _ => "—".into(),
+    }
+}
+
+pub fn render(store: &Store, page: &RunPage) -> Result<String, ReportError> {
+    let run: RunId = page.summary.id;
+    let stored = store.run(run)?;
+    let metrics = store.metrics(run)?;
+    let classes = store.classes(run)?;
+    let facts = store.facts(run)?;
+    let fact = |k: &str| {
+        facts
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    // Every trained model in training order, then any other model scored on genre.
+    let mut models: Vec<ModelName> = store.epoch_models(run)?;
+    for m in &metrics {
+        if m.split == SplitKey::Test && m.name == metric::LOG_LOSS && !models.contains(&m.model) {
+            models.push(m.model.clone());
+        }
+    }
+    let genre_models: Vec<&ModelName> = models
+        .iter()
+        .filter(|m| value(&metrics, m, SplitKey::Test, metric::LOG_LOSS).is_some())
+        .collect();
+    let headline = page
+        .summary
+        .headline_model
+        .as_deref()
+        .and_then(ModelName::parse);
+    let mut bands = Vec::new();
+    let mut epoch_rows = Vec::new();
+    for model in &models {
+        let epochs = store.epochs(run, model)?;
+        let best = epochs
+            .iter()
+            .filter(|e| e.validation_loss.is_finite())
+            .min_by(|a, b| a.validation_loss.total_cmp(&b.validation_loss))
+            .cloned();
+        epoch_rows.push((model.clone(), epochs.len(), best));
+        // The baseline's hundreds of full-batch epochs would flatten the nets' curves.
+        if *model != ModelName::Baseline && !epochs.is_empty() {
+            bands.push(Band {
+                name: model.to_string(),
+                points: epochs
+                    .iter()
+                    .map(|e| {
+                        let v = e.validation_loss;
+                        (e.epoch as f64, v, v, v)
+                    })
+                    .collect(),
+            });
+        }
+    }
+    let confusions: Vec<(SplitKey, &str, Vec<Vec<usize>>)> = match &headline {
+        Some(h) if !classes.is_empty() => {
+            let mut out = Vec::new();
+            for (split, rows) in [
+                (SplitKey::Test, "published label"),
+                (SplitKey::TestClean, "true genre"),
+            ] {
+                let m = store.confusion_matrix(run, h, split, classes.len())?;
+                if m.iter().flatten().any(|&c| c > 0) {
+                    out.push((split, rows, m));
+                }
+            }
+            out
+        }
+        _ => Vec::new(),
+    };
+    let warnings: Vec<&String> = facts
+        .iter()
+        .filter(|(k, _)| k.starts_with("warning.split."))
+        .map(|(_, w)| w)
+        .collect();
+    let count = |split: SplitKey, class: &str| {
+        value(
+            &metrics,
+            &ModelName::Dataset,
+            SplitKey::All,
+            &format!("{}.tracks.{class}", split.as_str()),
+        )
+    };
+    let s = page.summary;
+    let body = html! {
+        h1 { "Run " (run.0) ": " (s.name) }
+        p {
+            strong { (s.status.to_string()) } " · started " (page::when(&s.started_at))
+            @if let Some(e) = &s.ended_at { " · ended " (page::when(e)) }
+            " · device " (s.device) " · spec " code { (charts::shorten(&s.spec_hash, 12)) }
+        }
+        @if let Some(e) = &stored.error {
+            p.err { strong { "Error: " } (e) }
+        }
+        @if let Some(d) = fact("dataset") { p { "Dataset: " (d) } }
+        @if let Some(a) = fact("audio") { p { "Audio: " (a) } }
+        @if !genre_models.is_empty() {
+            h2 { "Genre models" }
+            p.note {
+                "Every split: training and validation against the labels the model trained on (injected noise included), test against the labels as published, clean against the true genres (generated worlds only). The interval is a 95% percentile bootstrap over the test set's artists (10,000 resamples; an artist's tracks are drawn together): how much the score would move on another test set of the same kind."
+                @if let Some(h) = &headline { " The run's headline model is " strong { (h.to_string()) } "." }
+            }
+            table.sortable {
+                thead { tr {
+                    th.l { "model" } th.l { "split" } th { "tracks" } th { "log loss" } th { "macro-F1" } th { "accuracy" }
+                    th { "log loss, 95% over artists" } th { "macro-F1, 95% over artists" }
+                } }
+                tbody {
+                    @for m in &genre_models {
+                        @for split in SplitKey::SCORED {
+                            @if value(&metrics, m, split, metric::LOG_LOSS).is_some() {
+                                tr {
+                                    td.l { (m.to_string()) } td.l { (split.as_str()) }
+                                    (num_cell(value(&metrics, m, split, metric::N_TRACKS), 0))
+                                    (num_cell(value(&metrics, m, split, metric::LOG_LOSS), 4))
+                                    (num_cell(value(&metrics, m, split, metric::MACRO_F1), 4))
+                                    (num_cell(value(&metrics, m, split, metric::ACCURACY), 4))
+                                    td { (artist_interval(&metrics, m, split, metric::LOG_LOSS)) }
+                                    td { (artist_interval(&metrics, m, split, metric::MACRO_F1)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !epoch_rows.is_empty() {
+            h2 { "Training" }
+            p.note { "Best epoch and its validation loss: on the model's own target (genre, or an artist's topic vector for a factor's net; for a multi-task net, its tasks' losses weighted by their probabilities), the epoch early stopping kept." }
+            table {
+                thead { tr { th.l { "model" } th { "epochs run" } th { "best epoch" } th { "best validation loss" } } }
+                tbody {
+                    @for (m, n, best) in &epoch_rows {
+                        tr {
+                            td.l { (m.to_string()) } td { (n) }
+                            td { (best.as_ref().map(|e| e.epoch.to_string()).unwrap_or_else(|| "—".into())) }
+                            td { (num(best.as_ref().map(|e| e.validation_loss), 4)) }
+                        }
+                    }
+                }
+            }
+            @if !bands.is_empty() {
+                (figure(
+                    html! { "Each net's loss on its own target (genre, or an artist's topic vector) and the transfer model's on genre, on the validation tracks after every epoch." },
+                    charts::band_chart(
+                        &format!("Validation loss per epoch, run {}", run.0),
+                        "epoch",
+                        "validation loss (track level)",
+                        "model",
+                        &bands,
+                    ),
+                ))
+            }
+        }
+        @if !confusions.is_empty() {
+            h2 { "Confusion matrices" }
+            p.note { "The headline model on the test tracks. Rows: the label the tracks are scored against (as published, label noise included; or the true genre); columns: the predicted genre. Shade: share of the row." }
+            div.pair {
+                @for (split, rows, m) in &confusions {
+                    (figure(
+                        html! { (split.as_str()) ": rows are the " (rows) },
+                        charts::confusion_chart(
+                            &format!("{} on {}, rows: {rows}",
+                                headline.as_ref().map(|h| h.to_string()).unwrap_or_default(),
+                                split.as_str()),
+                            rows,
+                            &classes,
+                            m,
+                        ),
+                    ))
+                }
+            }
+        }
+        @if !classes.is_empty() {
+            h2 { "Split" }
+            table {
+                thead { tr { th.l { "genre" } th { "train" } th { "validation" } th { "test" } } }
+                tbody {
+                    @for c in &classes {
+                        tr {
+                            td.l { (c) }
+                            @for split in [SplitKey::Train, SplitKey::Validation, SplitKey::Test] {
+                                td { (num(count(split, c), 0)) }
+                            }
+                        }
+                    }
+                }
+            }
+            p.note {
+                "Held-out tracks whose artist is in training: test "
+                (num(value(&metrics, &ModelName::Dataset, SplitKey::All, "test_tracks_with_train_artist"), 0))
+                ", validation "
+                (num(value(&metrics, &ModelName::Dataset, SplitKey::All, "validation_tracks_with_train_artist"), 0))
+                "; test tracks whose album is: "
+                (num(value(&metrics, &ModelName::Dataset, SplitKey::All, "test_tracks_with_train_album"), 0))
+                "."
+            }
+            @if !warnings.is_empty() {
+                ul { @for w in &warnings { li.warn { "Warning: " (w) } } }
+            }
+        }
+        @if !page.factors.is_empty() {
+            h2 { "Artist Group Factors" }
+            table {
+                thead { tr { th.l { "factor" } th { "words" } th { "topics" } th { "perplexity" } th { "held-out perplexity" } th { "NMI with the artist groups" } } }
+                tbody {
+                    @for f in &page.factors {
+                        tr {
+                            td.l { (f.factor) }
+                            td { (f.vocabulary.map(|v| v.to_string()).unwrap_or_default()) }
+                            td { (f.topics.map(|v| v.to_string()).unwrap_or_default()) }
+                            td { (num(f.perplexity, 2)) } td { (num(f.held_out_perplexity, 2)) }
+                            td { (num(f.nmi_artist_group, 3)) }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Resolved spec" }
+        details {
+            summary { "Every value the run used (TOML), hash " code { (s.spec_hash) } }
+            pre { (stored.spec_toml) }
+        }
+    };
+    Ok(page::frame(
+        &format!("agf run {}: {}", run.0, s.name),
+        Some("../index.html"),
+        body,
+    ))
+}
+
+/// Whether a page written for a run in this state can be kept: finished runs do not change.
+pub fn stamp(s: &RunSummary) -> Option<String> {
+    use crate::store::RunStatus;
+    matches!(s.status, RunStatus::Done | RunStatus::Failed).then(|| {
+        format!(
+            "{}|{}|{}",
+            s.status,
+            s.ended_at.clone().unwrap_or_default(),
+            super::VERSION
+        )
+    })
+}

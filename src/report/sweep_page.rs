@@ -1,0 +1,514 @@
+//! `sweeps/<name>.html`: which arm is better and how sure we are. Per genre model, the arms'
+//! scores over seeds (every seed a dot behind the mean and its bootstrap interval), tables
+//! with the paired comparison to the baseline arm, each swept axis drawn with the others
+//! held, score against noise rate for label-noise sweeps, validation curves per arm as mean
+//! and band, the confusion matrices of the baseline and the best arm side by side, and every
+//! cell with its run.
+
+use super::charts::{self, AxisLine, Band, IntervalRow};
+use super::page::{self, figure, num, num_cell};
+use super::ReportError;
+use crate::compare::arm::value_text;
+use crate::compare::sweep::{ModelComparison, ScoreTable, SweepComparison};
+use crate::compare::Arm;
+use crate::eval::bootstrap::LEVEL;
+use crate::eval::summary::Spread;
+use crate::record::{metric, ModelName, RunId, SplitKey};
+use crate::store::{CellStatus, Store};
+use maud::{html, Markup};
+use std::collections::BTreeMap;
+
+/// The key a label-noise sweep varies.
+const NOISE_RATE: &str = "noise.rate";
+
+fn arm_label(c: &SweepComparison, i: usize) -> String {
+    c.arms[i].arm.label()
+}
+
+fn table_for<'a>(m: &'a ModelComparison, split: SplitKey, name: &str) -> Option<&'a ScoreTable> {
+    m.tables
+        .iter()
+        .find(|t| t.score.split == split && t.score.name == name)
+}
+
+/// `mean ± sd`.
+fn spread_text(s: &Spread, digits: usize) -> String {
+    match s.sd {
+        Some(sd) => format!("{:.digits$} ± {sd:.digits$}", s.mean),
+        None => format!("{:.digits$}", s.mean),
+    }
+}
+
+fn interval_text(i: Option<crate::eval::bootstrap::Interval>, digits: usize) -> String {
+    i.map(|i| format!("[{:.digits$}, {:.digits$}]", i.low, i.high))
+        .unwrap_or_else(|| "—".into())
+}
+
+fn score_table(c: &SweepComparison, t: &ScoreTable) -> Markup {
+    let better = if t.lower_is_better { "lower" } else { "higher" };
+    html! {
+        h3 { (t.label) " (" (better) " is better)" }
+        table.sortable {
+            thead { tr {
+                th.l { "arm" } th { "seeds" } th { "mean ± SD" } th { "95% CI" }
+                th { "± test set" }
+                th { "Δ vs baseline" } th { "95% CI of Δ" } th { "better on" } th { "p (Holm)" }
+            } }
+            tbody {
+                @for r in &t.rows {
+                    tr.base[c.arms[r.arm].is_baseline] {
+                        td.l { (arm_label(c, r.arm)) @if c.arms[r.arm].is_baseline { " (baseline)" } }
+                        td data-v=(r.spread.n) { (r.spread.n) }
+                        td data-v=(r.spread.mean) { (spread_text(&r.spread, 4)) }
+                        td { (interval_text(r.interval, 4)) }
+                        (num_cell(r.test_set, 4))
+                        @match &r.versus {
+                            Some(v) => {
+                                @let gain = if t.lower_is_better { -v.mean } else { v.mean };
+                                td data-v=(v.mean) class=(if gain > 0.0 { "better" } else if gain < 0.0 { "worse" } else { "" }) {
+                                    (format!("{:+.4}", v.mean))
+                                }
+                                td { (interval_text(v.interval, 4)) }
+                                td data-v=(v.wins as f64 / v.pairs as f64) { (v.wins) " of " (v.pairs) }
+                                td { (num(v.p_holm, 4)) @if let Some(tst) = v.test { " (raw " (num(Some(tst.p_value), 4)) ")" } }
+                            }
+                            None => { td { "—" } td { "—" } td { "—" } td { "—" } }
+                        }
+                    }
+                }
+            }
+        }
+        @if let Some(n) = &t.note { p.note { (n) } }
+    }
+}
+
+/// One line per arm saying whether it beats the baseline on this score and how sure we are:
+/// a difference is called only where its interval leaves out zero.
+fn verdict(c: &SweepComparison, model: &ModelName, t: &ScoreTable) -> Markup {
+    let better = if t.lower_is_better { "lower" } else { "higher" };
+    html! {
+        p { strong { (model.to_string()) ", " (t.label) } " (" (better) " is better), against the baseline arm:" }
+        ul.verdict {
+            @for r in t.rows.iter().filter(|r| !c.arms[r.arm].is_baseline) {
+                @if let Some(v) = &r.versus {
+                    @let gain = if t.lower_is_better { -v.mean } else { v.mean };
+                    @let clear = v.interval.is_some_and(|i| !i.contains(0.0));
+                    li {
+                        code { (arm_label(c, r.arm)) } ": "
+                        @if clear {
+                            strong class=(if gain > 0.0 { "better" } else { "worse" }) {
+                                (if gain > 0.0 { "better" } else { "worse" })
+                            }
+                            " by " (format!("{:.4}", v.mean.abs()))
+                        } @else {
+                            "no clear difference (Δ " (format!("{:+.4}", v.mean)) ")"
+                        }
+                        ", 95% CI of Δ " (interval_text(v.interval, 4))
+                        ", better on " (v.wins) " of " (v.pairs) " seeds"
+                        @if let Some(p) = v.p_holm { ", Holm-corrected p = " (num(Some(p), 4)) }
+                    }
+                } @else {
+                    li { code { (arm_label(c, r.arm)) } ": no seed shared with its baseline arm" }
+                }
+            }
+        }
+    }
+}
+
+fn intervals_figure(c: &SweepComparison, model: &ModelName, t: &ScoreTable) -> Markup {
+    let rows: Vec<IntervalRow> = t
+        .rows
+        .iter()
+        .map(|r| IntervalRow {
+            label: arm_label(c, r.arm),
+            seeds: r.values.iter().map(|v| v.2).collect(),
+            mean: r.spread.mean,
+            interval: r.interval,
+            baseline: c.arms[r.arm].is_baseline,
+        })
+        .collect();
+    let better = if t.lower_is_better { "lower" } else { "higher" };
+    figure(
+        html! {
+            (model.to_string()) ", " (t.label) " (" (better) " is better): each seed a grey dot, the mean over seeds a square, its "
+            (format!("{:.0}%", LEVEL * 100.0)) " percentile-bootstrap interval a bar; the dashed line is the baseline arm's mean."
+        },
+        charts::intervals_chart(&format!("{model}: {} per arm", t.label), t.label, &rows),
+    )
+}
+
+/// The levels of `axis` among the arms: numbers in numeric order, anything else in order of
+/// appearance.
+fn levels(c: &SweepComparison, axis: &str) -> Vec<serde_json::Value> {
+    let mut out: Vec<serde_json::Value> = Vec::new();
+    for a in &c.arms {
+        if let Some(v) = a.arm.get(axis) {
+            if !out.contains(v) {
+                out.push(v.clone());
+            }
+        }
+    }
+    if out.iter().all(|v| v.as_f64().is_some()) {
+        out.sort_by(|a, b| {
+            a.as_f64()
+                .unwrap_or(0.0)
+                .total_cmp(&b.as_f64().unwrap_or(0.0))
+        });
+    }
+    out
+}
+
+/// One line per level of the other axes: each point an arm's mean with its interval.
+fn axis_lines(
+    c: &SweepComparison,
+    t: &ScoreTable,
+    axis: &str,
+    levels: &[serde_json::Value],
+) -> Vec<AxisLine> {
+    let mut lines: Vec<(Arm, AxisLine)> = Vec::new();
+    for r in &t.rows {
+        let arm = &c.arms[r.arm].arm;
+        let Some(level) = arm
+            .get(axis)
+            .and_then(|v| levels.iter().position(|l| l == v))
+        else {
+            continue;
+        };
+        let rest = arm.without(axis);
+        let i = match lines.iter().position(|(a, _)| *a == rest) {
+            Some(i) => i,
+            None => {
+                let name = if rest.pairs.is_empty() {
+                    "all arms".to_string()
+                } else {
+                    rest.label()
+                };
+                lines.push((
+                    rest,
+                    AxisLine {
+                        name,
+                        points: Vec::new(),
+                    },
+                ));
+                lines.len() - 1
+            }
+        };
+        lines[i].1.points.push((level, r.spread.mean, r.interval));
+    }
+    lines
+        .into_iter()
+        .map(|(_, mut l)| {
+            l.points.sort_by_key(|p| p.0);
+            l
+        })
+        .collect()
+}
+
+/// Validation curves of `model` per arm: at each epoch the mean over the seeds that reached
+/// it, the band one standard deviation either side.
+fn curves(store: &Store, c: &SweepComparison, model: &ModelName) -> Result<Vec<Band>, ReportError> {
+    let mut bands = Vec::new();
+    let mut shared: Vec<(String, String)> = Vec::new();
+    for a in &c.arms {
+        let mut by_epoch: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+        for &(_, run) in &a.runs {
+            for e in store.epochs(run, model)? {
+                if e.validation_loss.is_finite() {
+                    by_epoch.entry(e.epoch).or_default().push(e.validation_loss);
+                }
+            }
+        }
+        if by_epoch.is_empty() {
+            continue;
+        }
+        let points = by_epoch
+            .into_iter()
+            .filter_map(|(epoch, v)| {
+                let s = Spread::of(&v)?;
+                let sd = s.sd.unwrap_or(0.0);
+                Some((epoch as f64, s.mean, s.mean - sd, s.mean + sd))
+            })
+            .collect();
+        // Arms whose runs share this net from the stage cache (it does not read the swept
+        // keys) have the same curve: one line named by all of them, not lines drawn over
+        // each other.
+        let points: Vec<(f64, f64, f64, f64)> = points;
+        match bands.iter_mut().find(|b: &&mut Band| b.points == points) {
+            Some(b) => shared.push((b.name.clone(), a.arm.label())),
+            None => bands.push(Band {
+                name: a.arm.label(),
+                points,
+            }),
+        }
+    }
+    for b in &mut bands {
+        let same = shared.iter().filter(|(n, _)| *n == b.name).count();
+        if same + 1 == c.arms.len() && c.arms.len() > 1 {
+            b.name = "every arm (one net)".into();
+        } else if same > 0 {
+            b.name = format!("{} +{same} (one net)", b.name);
+        }
+    }
+    Ok(bands)
+}
+
+/// The matrices of an arm's runs added up.
+fn summed_confusion(
+    store: &Store,
+    runs: &[(Option<i64>, RunId)],
+    model: &ModelName,
+    classes: usize,
+) -> Result<Vec<Vec<usize>>, ReportError> {
+    let mut total = vec![vec![0usize; classes]; classes];
+    for &(_, run) in runs {
+        let m = store.confusion_matrix(run, model, SplitKey::Test, classes)?;
+        for (t, row) in total.iter_mut().zip(m) {
+            for (x, y) in t.iter_mut().zip(row) {
+                *x += y;
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// For a label-noise sweep, log loss and macro-F1 against the noise rate: one line per model
+/// and label set (and level of any other axis).
+fn noise_figures(c: &SweepComparison) -> Vec<Markup> {
+    if !c.axes.iter().any(|a| a == NOISE_RATE) {
+        return Vec::new();
+    }
+    let lv = levels(c, NOISE_RATE);
+    let names: Vec<String> = lv.iter().map(value_text).collect();
+    let mut out = Vec::new();
+    for (name, what) in [
+        (metric::LOG_LOSS, "log loss"),
+        (metric::MACRO_F1, "macro-F1"),
+    ] {
+        let mut lines = Vec::new();
+        for m in &c.models {
+            for split in [SplitKey::Test, SplitKey::TestClean] {
+                let Some(t) = table_for(m, split, name) else {
+                    continue;
+                };
+                for mut l in axis_lines(c, t, NOISE_RATE, &lv) {
+                    let labels = if split == SplitKey::Test {
+                        "published"
+                    } else {
+                        "true genres"
+                    };
+                    l.name = if l.name == "all arms" {
+                        format!("{}, {labels}", m.model)
+                    } else {
+                        format!("{}, {labels}, {}", m.model, l.name)
+                    };
+                    lines.push(l);
+                }
+            }
+        }
+        out.push(figure(
+            html! { "Test " (what) " against the noise rate, per model and label set: the mean over seeds with its 95% interval." },
+            charts::axis_chart(
+                &format!("Test {what} against noise rate"),
+                NOISE_RATE,
+                &names,
+                what,
+                "model, labels scored against",
+                &lines,
+            ),
+        ));
+    }
+    out
+}
+
+/// A model's scores per arm: log loss and macro-F1 drawn and tabled, accuracy tabled.
+fn model_section(c: &SweepComparison, m: &ModelComparison) -> Markup {
+    html! {
+        @for t in &m.tables {
+            @if t.score.name != metric::ACCURACY { (intervals_figure(c, &m.model, t)) }
+            (score_table(c, t))
+        }
+    }
+}
+
+pub fn render(store: &Store, c: &SweepComparison) -> Result<String, ReportError> {
+    let done: usize = c.arms.iter().map(|a| a.runs.len()).sum();
+    let failed: usize = c.arms.iter().map(|a| a.failed).sum();
+    let unfinished: usize = c.arms.iter().map(|a| a.unfinished).sum();
+    let baseline_label = if c.baseline.pairs.is_empty() {
+        "none named".to_string()
+    } else {
+        c.baseline.label()
+    };
+    let first_run = c
+        .arms
+        .iter()
+        .flat_map(|a| a.runs.first())
+        .map(|r| r.1)
+        .next();
+    let classes = match first_run {
+        Some(r) => store.classes(r)?,
+        None => Vec::new(),
+    };
+    let headline = c.models.first();
+    // Net models with epochs (factor nets too), for the curves.
+    let mut curve_models: Vec<ModelName> = match first_run {
+        Some(r) => store.epoch_models(r)?,
+        None => Vec::new(),
+    };
+    for a in &c.arms {
+        if let Some(&(_, r)) = a.runs.first() {
+            for m in store.epoch_models(r)? {
+                if !curve_models.contains(&m) {
+                    curve_models.push(m);
+                }
+            }
+        }
+    }
+    curve_models.retain(|m| *m != ModelName::Baseline);
+    let mut curve_figures = Vec::new();
+    for m in &curve_models {
+        let bands = curves(store, c, m)?;
+        if !bands.is_empty() {
+            curve_figures.push(figure(
+                html! { (m.to_string()) ": validation loss per epoch, mean over each arm's seeds (line) and one standard deviation either side (band); later epochs average the seeds still training." },
+                charts::band_chart(&format!("{m}: validation loss per epoch by arm"), "epoch", "validation loss", "arm", &bands),
+            ));
+        }
+    }
+    // The baseline arm and the best other arm on the headline model's test log loss.
+    let pair: Option<(usize, usize, ModelName)> = headline.and_then(|m| {
+        let t = table_for(m, SplitKey::Test, metric::LOG_LOSS)?;
+        let base = t.rows.iter().find(|r| c.arms[r.arm].is_baseline)?;
+        let best = t
+            .rows
+            .iter()
+            .filter(|r| !c.arms[r.arm].is_baseline)
+            .min_by(|a, b| a.spread.mean.total_cmp(&b.spread.mean))?;
+        Some((base.arm, best.arm, m.model.clone()))
+    });
+    let confusion_pair = match (&pair, classes.is_empty()) {
+        (Some((b, best, model)), false) => {
+            let mut figs = Vec::new();
+            for (arm, role) in [(*b, "baseline"), (*best, "best other arm")] {
+                let m = summed_confusion(store, &c.arms[arm].runs, model, classes.len())?;
+                figs.push(figure(
+                    html! { (role) ": " (arm_label(c, arm)) },
+                    charts::confusion_chart(
+                        &format!(
+                            "{model}, test, {} seeds: {}",
+                            c.arms[arm].runs.len(),
+                            charts::shorten(&arm_label(c, arm), 40)
+                        ),
+                        "published label",
+                        &classes,
+                        &m,
+                    ),
+                ));
+            }
+            Some(figs)
+        }
+        _ => None,
+    };
+    let noise_figures = noise_figures(c);
+    let body = html! {
+        h1 { "Sweep " (c.name) }
+        p {
+            "Spec " code { (c.spec_path) } " · " (c.cells.len()) " cells in " (c.arms.len()) " arms · "
+            (done) " done, " (failed) " failed, " (unfinished) " not finished · seeds "
+            (c.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "))
+            " · baseline arm: " strong { (baseline_label) }
+        }
+        p.note {
+            "Per arm: the mean ± sample SD of each score over its seeds and a 95% percentile-bootstrap interval of the mean (10,000 resamples of the seeds, seeded). "
+            "Δ is the arm minus its baseline arm (the baseline's values with this arm's other axes) over the seeds both have, with its own interval; "
+            "\"better on\" counts the seeds on which the arm scores better. With 6 paired seeds or more, the exact Wilcoxon signed-rank test, Holm-corrected across the arms of a table. "
+            "\"± test set\": the mean half-width of each run's 95% interval from a bootstrap over its test set's artists, the test-set uncertainty of one run beside the spread over seeds. p: the signed-rank test's p-value after Holm's correction, then its raw value."
+        }
+        @if failed > 0 {
+            h2 { "Failed cells" }
+            ul {
+                @for cell in c.cells.iter().filter(|x| x.status == CellStatus::Failed) {
+                    li { "cell " (cell.number) " (" (Arm::parse(&cell.arm).label()) ", seed " (cell.seed.map(|s| s.to_string()).unwrap_or_else(|| "—".into())) "): " span.err { (cell.error.clone().unwrap_or_default()) } }
+                }
+            }
+        }
+        @if c.models.is_empty() {
+            p { strong { "No finished cell yet:" } " nothing to compare." }
+        }
+        @if let Some(h) = headline {
+            h2 { "Verdict" }
+            @for name in [metric::LOG_LOSS, metric::MACRO_F1] {
+                @if let Some(t) = table_for(h, SplitKey::Test, name) { (verdict(c, &h.model, t)) }
+            }
+            h2 { "Model " (h.model.to_string()) " (headline)" }
+            (model_section(c, h))
+        }
+        @if let Some(h) = headline {
+            @for axis in &c.axes {
+                @let lv = levels(c, axis);
+                // A lone axis of names (not numbers) is already drawn, arm by arm, above.
+                @if lv.len() > 1 && (c.axes.len() > 1 || lv.iter().all(|v| v.is_number())) {
+                    h2 { "Along " code { (axis) } }
+                    @for (split, name) in [(SplitKey::Test, metric::LOG_LOSS), (SplitKey::Test, metric::MACRO_F1)] {
+                        @if let Some(t) = table_for(h, split, name) {
+                            (figure(
+                                html! { (h.model.to_string()) ", " (t.label) " against " code { (axis) } ": each point the mean over seeds with its 95% interval; one line per level of the other axes." },
+                                charts::axis_chart(
+                                    &format!("{}: {} against {axis}", h.model, t.label),
+                                    axis,
+                                    &lv.iter().map(value_text).collect::<Vec<_>>(),
+                                    t.label,
+                                    "other axes",
+                                    &axis_lines(c, t, axis, &lv),
+                                ),
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+        @if !noise_figures.is_empty() {
+            h2 { "Score against noise rate" }
+            p.note { "Every model's test score against the share of training labels relabelled, scored against the labels as published and, on generated worlds, against the true genres (clean): how much of the loss is the noise the test labels carry, and how much the model learned from noisy training labels." }
+            @for f in &noise_figures { (f) }
+        }
+        @if let Some(figs) = &confusion_pair {
+            h2 { "Confusion matrices: the baseline and the best arm" }
+            p.note { "The headline model on the test tracks, each arm's seeds added up. Rows: the published label; columns: the predicted genre; shade: share of the row. The best arm is the one with the lowest mean test log loss." }
+            div.pair { @for f in figs { (f) } }
+        }
+        @if !curve_figures.is_empty() {
+            h2 { "Validation curves" }
+            @for f in &curve_figures { (f) }
+        }
+        @for m in c.models.iter().skip(1) {
+            h2 { "Model " (m.model.to_string()) }
+            details {
+                summary { "Every score of " (m.model.to_string()) " per arm, with its charts" }
+                (model_section(c, m))
+            }
+        }
+        h2 { "Cells" }
+        table.sortable {
+            thead { tr { th { "cell" } th.l { "arm" } th { "seed" } th.l { "status" } th { "attempts" } th { "run" } th.l { "error" } } }
+            tbody {
+                @for cell in &c.cells {
+                    tr.bad[cell.status == CellStatus::Failed] {
+                        td data-v=(cell.number) { (cell.number) }
+                        td.l { (Arm::parse(&cell.arm).label()) }
+                        td { (cell.seed.map(|s| s.to_string()).unwrap_or_else(|| "—".into())) }
+                        td.l { (cell.status.as_str()) }
+                        td data-v=(cell.attempts) { (cell.attempts) }
+                        td { @if let Some(r) = cell.run_id { a href={ "../runs/" (r.0) ".html" } { (r.0) } } @else { "—" } }
+                        td.l { span.err { (cell.error.clone().unwrap_or_default()) } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page::frame(
+        &format!("agf sweep {}", c.name),
+        Some("../index.html"),
+        body,
+    ))
+}
