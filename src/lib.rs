@@ -16,15 +16,16 @@
 //! | 0 | [`vectors`] | fixed-width row sets (in memory or memory-mapped) and the one [`vectors::Standardizer`] |
 //! | 0 | [`cache`] | content-addressed stage outputs under `runs/cache/`, written atomically |
 //! | 0 | [`eval`] | metrics (log loss, macro-F1, accuracy, per class, confusion), NMI, and the statistics that compare them (percentile bootstrap, exact signed-rank test, Holm): pure |
+//! | 0 | [`audit`] | confident learning as cleanlab 2.x computes it (thresholds, confident joint, calibration, the five filters, label-quality scores, health), album views and truth scores: pure |
 //! | 1 | [`spec`] | the TOML schema by section, validation with file/line/column errors, canonical text and hash; knows no `nn` or `factors` type |
 //! | 2 | [`data`] | tracks, artists, albums, genres; FMA's files; the [`data::synth`] world; splits; injected noise |
 //! | 3 | [`audio`] | decoding, resampling, STFT, mel, MFCC, chroma, descriptors; [`audio::load`] brings a track's audio to the front end's rate |
 //! | 4 | [`features`] | one clip's features (log-mel, MFCC, dMFCC, chroma, track-level vectors); `agf extract` |
 //! | 5 | [`factors`] | K-Means, bags of words, LDA, artist topic tables; owns their parameters' defaults |
 //! | 6 | [`nn`] | the paper's CNN, training with checkpoints, the transfer MLP, the logistic-regression baseline; owns their defaults |
-//! | 7 | [`stages`] | one file per stage (data, features, frames, factors, baseline, nets), resolving the spec into each stage's parameters, reporting through a [`stages::Recorder`] |
+//! | 7 | [`stages`] | one file per stage (data, features, frames, factors, baseline, nets, the audit's out-of-fold baseline), resolving the spec into each stage's parameters, reporting through a [`stages::Recorder`] |
 //! | 8 | [`store`] | the run store behind a [`store::Backend`] trait (SQLite), typed rows, [`store::RunStatus`] with `interrupted` derived in one place |
-//! | 9 | [`pipeline`] | one run: which stages, in which order, each once; run folders and locks, provenance, resume |
+//! | 9 | [`pipeline`] | one run: which stages, in which order, each once; run folders and locks, provenance, resume; a run's label audit |
 //! | 10 | [`sweep`] | `[sweep]` cells validated and planned, a queue in the store, workers with leases, local launching |
 //! | 11 | [`compare`] | a sweep's arms over seeds (bootstrap intervals, paired differences, signed-rank tests with Holm), a run's test set bootstrapped over artists, run against run, runs filtered and grouped |
 //! | 12 | [`report`] | HTML reports with plotters charts, read from the store |
@@ -43,6 +44,7 @@
 //! it says that (LDA, Lloyd's K-Means, standardisation).
 
 pub mod audio;
+pub mod audit;
 pub mod bench;
 pub mod cache;
 pub mod compare;

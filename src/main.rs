@@ -66,6 +66,31 @@ fn dispatch(cli: Cli) -> Result<()> {
             group_by,
         } => runs(&places, format, &filters, &group_by),
         Command::Show { run, format } => show(&places, RunId(run), format),
+        Command::Audit {
+            run,
+            predictions,
+            folds,
+            filter_by,
+            rank_by,
+            top,
+            out,
+            format,
+        } => {
+            let what = match (run, predictions) {
+                (Some(run), _) => AuditOf::Run(RunId(run), folds as usize),
+                (None, Some(file)) => AuditOf::File(file),
+                (None, None) => unreachable!("clap requires a run or --predictions"),
+            };
+            audit(
+                &places,
+                what,
+                &filter_by,
+                &rank_by,
+                top,
+                out.as_deref(),
+                format,
+            )
+        }
         Command::Compare { a, b, format, html } => {
             compare(&places, RunId(a), RunId(b), format, html.as_deref())
         }
@@ -369,6 +394,53 @@ fn extract(spec_path: &Path, out: &Path) -> Result<()> {
     Ok(())
 }
 
+enum AuditOf {
+    Run(RunId, usize),
+    File(std::path::PathBuf),
+}
+
+fn audit(
+    places: &cli::args::Places,
+    what: AuditOf,
+    filter_by: &str,
+    rank_by: &str,
+    top: usize,
+    out: Option<&Path>,
+    format: Format,
+) -> Result<()> {
+    use agf::audit::confident::{FilterBy, QualityScore};
+    // clap has checked both against the same lists.
+    let filter_by = FilterBy::parse(filter_by).expect("a filter clap accepted");
+    let rank_by = QualityScore::parse(rank_by).expect("a score clap accepted");
+    let (report, source, mut written) = match what {
+        AuditOf::File(path) => {
+            let report = agf::audit::file::audit_file(&path, filter_by, rank_by)?;
+            (report, path.display().to_string(), Vec::new())
+        }
+        AuditOf::Run(run, folds) => {
+            let store = existing_store(places)?;
+            let folders = places.folders();
+            let cache = agf::cache::StageCache::new(&places.cache);
+            let ws = workspace(&store, &cache, &folders);
+            let options = agf::pipeline::audit::AuditOptions {
+                folds,
+                filter_by,
+                rank_by,
+            };
+            let a = agf::pipeline::audit::audit_run(ws, run, options)?;
+            let source = format!(
+                "run {run}'s training labels, baseline out of {} artist-grouped folds",
+                a.folds
+            );
+            (a.report, source, a.written)
+        }
+    };
+    if let Some(dir) = out {
+        written.extend(agf::audit::file::write(&report, dir)?);
+    }
+    print::audit(&report, &source, top, &written, format)
+}
+
 fn bench(what: Bench) -> Result<()> {
     let scratch = agf::bench::Scratch::new()?;
     let dir = scratch.path();
@@ -389,6 +461,11 @@ fn bench(what: Bench) -> Result<()> {
         }
         Bench::Factors(b) => agf::bench::factors(dir, &b.into()),
         Bench::Metadata { rows } => agf::bench::metadata(dir, rows),
+        Bench::Audit {
+            examples,
+            classes,
+            repeats,
+        } => agf::bench::audit(dir, examples, classes, repeats),
         Bench::Report {
             run_count,
             repeats,

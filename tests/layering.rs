@@ -11,6 +11,8 @@ const ORDER: &[&str] = &[
     // Metrics and statistics from probabilities and labels: pure, so every later layer may
     // score.
     "eval",
+    // The label-noise audit's arithmetic, from probabilities and labels: pure.
+    "audit",
     // The flow.
     "spec", "data", "audio", "features", "factors", "nn", "stages", "store", "pipeline",
     "sweep", "compare", "report", "bench",

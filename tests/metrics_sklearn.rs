@@ -1,19 +1,15 @@
 //! agf's metrics against scikit-learn's on the same probabilities
 //! (fixture made by `tests/fixtures/make_metric_fixtures.py`).
 
+mod common;
+
+use common::floats;
+
 use agf::eval::metrics::evaluate;
 use serde_json::Value;
 
 fn close(a: f64, b: f64, tol: f64, what: &str) {
     assert!((a - b).abs() <= tol, "{what}: agf {a} vs scikit-learn {b}");
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
 }
 
 #[test]

@@ -2,6 +2,10 @@
 //! made by `tests/fixtures/make_stats_fixtures.py`): percentile bootstrap intervals from the
 //! resamples scipy drew, exact Wilcoxon signed-rank p-values, Holm's adjusted p-values.
 
+mod common;
+
+use common::floats;
+
 use agf::eval::{bootstrap, holm, wilcoxon};
 use serde_json::Value;
 
@@ -12,14 +16,6 @@ fn fixture() -> Value {
     ))
     .unwrap();
     serde_json::from_str(&text).unwrap()
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
 }
 
 fn close(a: f64, b: f64, what: &str) {

@@ -14,10 +14,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod audit;
 mod cnn;
 mod factors;
 mod report;
 mod sweep;
+pub use audit::audit;
 pub use cnn::cnn;
 pub use factors::{factors, FactorBench};
 pub use report::report;

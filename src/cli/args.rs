@@ -7,6 +7,21 @@ use agf::store::StoreLocation;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// cleanlab's `filter_by` values.
+pub const FILTERS: [&str; 5] = [
+    "prune_by_noise_rate",
+    "prune_by_class",
+    "both",
+    "confident_learning",
+    "predicted_neq_given",
+];
+/// cleanlab's label-quality scores.
+pub const SCORES: [&str; 3] = [
+    "self_confidence",
+    "normalized_margin",
+    "confidence_weighted_entropy",
+];
+
 #[derive(Parser)]
 #[command(
     name = "agf",
@@ -112,6 +127,38 @@ pub enum Command {
         /// group's test scores.
         #[arg(long, value_name = "KEY")]
         group_by: Vec<String>,
+    },
+    /// Audit labels with confident learning (as cleanlab computes it) on out-of-sample
+    /// probabilities: a run's training labels, from its baseline trained fold by fold
+    /// (artist-grouped folds), or any model's probabilities from a CSV file (`track_id`,
+    /// `label`, one column per class; optional `album`, `artist`, `split`, `true_label`).
+    Audit {
+        /// The run whose training labels to audit, as `agf runs` lists it.
+        #[arg(
+            required_unless_present = "predictions",
+            conflicts_with = "predictions"
+        )]
+        run: Option<i64>,
+        /// A CSV file of predicted probabilities, instead of a run.
+        #[arg(long)]
+        predictions: Option<PathBuf>,
+        /// Folds over the run's training tracks, grouped by artist.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(2..))]
+        folds: u64,
+        /// Which examples count as issues (cleanlab's `filter_by`).
+        #[arg(long, default_value = "prune_by_noise_rate", value_parser = clap::builder::PossibleValuesParser::new(FILTERS))]
+        filter_by: String,
+        /// The label-quality score issues are ranked by, worst first.
+        #[arg(long, default_value = "self_confidence", value_parser = clap::builder::PossibleValuesParser::new(SCORES))]
+        rank_by: String,
+        /// How many tracks and albums to list.
+        #[arg(long, default_value_t = 15)]
+        top: usize,
+        /// Write issues.csv (and albums.csv) here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Print a past run's summary again (what `agf run` printed at its end).
     Show {
@@ -286,6 +333,16 @@ pub enum Bench {
         #[arg(long)]
         keep: Option<PathBuf>,
         #[arg(long, default_value_t = 3)]
+        repeats: usize,
+    },
+    /// Confident learning on N × K probabilities against cleanlab's find_label_issues on
+    /// the same arrays (python3 with cleanlab), as a ratio.
+    Audit {
+        #[arg(long, default_value_t = 50_000)]
+        examples: usize,
+        #[arg(long, default_value_t = 10)]
+        classes: usize,
+        #[arg(long, default_value_t = 5)]
         repeats: usize,
     },
     /// Parse a generated tracks.csv of FMA's full size (106,574 rows).

@@ -842,3 +842,207 @@ pub fn sweeps(list: &[agf::store::SweepSummary], format: Format) -> Result<()> {
     }
     Ok(())
 }
+
+/// `agf audit`.
+pub fn audit(
+    r: &agf::audit::file::Report,
+    source: &str,
+    top: usize,
+    written: &[std::path::PathBuf],
+    format: Format,
+) -> Result<()> {
+    let p = &r.predictions;
+    let a = &r.audit;
+    if let Format::Json | Format::Csv = format {
+        let flagged: Vec<serde_json::Value> = r
+            .ranked
+            .iter()
+            .map(|&i| {
+                serde_json::json!({
+                    "track_id": p.tracks[i],
+                    "label": p.classes[p.labels[i]],
+                    "score": r.scores[i],
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "source": source,
+            "tracks": p.tracks.len(),
+            "classes": p.classes,
+            "filter_by": a.filter_by.as_str(),
+            "rank_by": r.rank_by.as_str(),
+            "flagged": flagged,
+            "num_label_issues": a.num_label_issues,
+            "health": r.health,
+            "confident_joint": a.confident_joint.counts,
+            "calibrated_joint": a.calibrated,
+            "noise_matrix": a.latent.noise_matrix,
+            "albums": r.albums,
+            "truth": r.truth,
+        });
+        match format {
+            Format::Json => println!("{}", serde_json::to_string_pretty(&v)?),
+            _ => print!("{}", agf::audit::file::issues_csv(r)),
+        }
+        return Ok(());
+    }
+    let k = p.classes.len();
+    let flagged = r.ranked.len();
+    println!(
+        "audited {} tracks of {k} classes from {} (filter {}): {flagged} labels flagged ({:.1}%); \
+         num_label_issues {}, health score {:.3}",
+        p.tracks.len(),
+        source,
+        a.filter_by.as_str(),
+        100.0 * flagged as f64 / p.tracks.len() as f64,
+        a.num_label_issues,
+        r.health.score
+    );
+    let w = p.classes.iter().map(|c| c.len()).max().unwrap_or(5).max(5);
+    let counts = {
+        let mut c = vec![0usize; k];
+        for &l in &p.labels {
+            c[l] += 1;
+        }
+        c
+    };
+    println!();
+    println!(
+        "{:<w$}  {:>8}  {:>7}  {:>11}  {:>13}  {:>7}",
+        "class", "labelled", "flagged", "label noise", "inverse noise", "quality"
+    );
+    let mut per_class = vec![0usize; k];
+    for &i in &r.ranked {
+        per_class[p.labels[i]] += 1;
+    }
+    for c in &r.health.classes {
+        println!(
+            "{:<w$}  {:>8}  {:>7}  {:>11.3}  {:>13.3}  {:>7.3}",
+            p.classes[c.class],
+            counts[c.class],
+            per_class[c.class],
+            c.label_noise,
+            c.inverse_label_noise,
+            c.label_quality
+        );
+    }
+    println!("(label noise: estimated P(true ≠ k | labelled k); inverse: P(labelled ≠ k | true k); lowest quality first)");
+    println!();
+    println!("estimated noise matrix P(labelled row | true column), from the calibrated confident joint:");
+    print_matrix(&p.classes, &a.latent.noise_matrix, w);
+    if let Some(t) = &r.truth {
+        println!();
+        println!("true noise matrix P(labelled row | true column), counted from the true labels:");
+        print_matrix(&p.classes, &t.noise_matrix, w);
+    }
+    if let Some(albums) = &r.albums {
+        println!();
+        println!(
+            "albums, likeliest mislabelled first ({} of {}; flagged when half its tracks are: {}):",
+            top.min(albums.len()),
+            albums.len(),
+            albums
+                .iter()
+                .filter(|a| agf::audit::albums::is_flagged(a))
+                .count()
+        );
+        let aw = albums
+            .iter()
+            .take(top)
+            .map(|a| a.album.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        println!(
+            "{:<aw$}  {:>6}  {:>7}  {:>10}  {:<w$}  {:<w$}",
+            "album", "tracks", "flagged", "self-conf", "labelled", "model believes"
+        );
+        for al in albums.iter().take(top) {
+            println!(
+                "{:<aw$}  {:>6}  {:>7}  {:>10.3}  {:<w$}  {:<w$} ({:.2})",
+                al.album,
+                al.tracks,
+                al.flagged,
+                al.mean_self_confidence,
+                p.classes[al.label],
+                p.classes[al.believed],
+                al.believed_probability
+            );
+        }
+    }
+    println!();
+    println!(
+        "tracks flagged, worst first by {} ({} of {flagged}):",
+        r.rank_by.as_str(),
+        top.min(flagged)
+    );
+    let tw = r
+        .ranked
+        .iter()
+        .take(top)
+        .map(|&i| p.tracks[i].len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!(
+        "{:<tw$}  {:<w$}  {:>9}  {:<w$}",
+        "track", "labelled", "score", "model believes"
+    );
+    for &i in r.ranked.iter().take(top) {
+        let row = &p.probs[i * k..(i + 1) * k];
+        let best = (0..k)
+            .max_by(|&x, &y| row[x].total_cmp(&row[y]).then(y.cmp(&x)))
+            .unwrap_or(0);
+        println!(
+            "{:<tw$}  {:<w$}  {:>9.4}  {:<w$} ({:.2})",
+            p.tracks[i], p.classes[p.labels[i]], r.scores[i], p.classes[best], row[best]
+        );
+    }
+    if let Some(t) = &r.truth {
+        println!();
+        let pr = |x: Option<f64>| x.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
+        println!(
+            "against the true labels: tracks precision {} recall {} ({} of {} flagged are wrong; {} wrong in all)",
+            pr(t.tracks.precision),
+            pr(t.tracks.recall),
+            t.tracks.hits,
+            t.tracks.flagged,
+            t.tracks.wrong
+        );
+        if let Some(al) = &t.albums {
+            println!(
+                "                         albums precision {} recall {} ({} of {} flagged are mislabelled; {} mislabelled in all)",
+                pr(al.precision),
+                pr(al.recall),
+                al.hits,
+                al.flagged,
+                al.wrong
+            );
+        }
+    }
+    for path in written {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn print_matrix(classes: &[String], m: &[Vec<f64>], w: usize) {
+    let cw = classes
+        .iter()
+        .map(|c| c.len().min(10))
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    print!("{:<w$}", "");
+    for c in classes {
+        print!("  {:>cw$}", &c[..c.len().min(cw)]);
+    }
+    println!();
+    for (c, row) in classes.iter().zip(m) {
+        print!("{c:<w$}");
+        for v in row {
+            print!("  {v:>cw$.3}");
+        }
+        println!();
+    }
+}

@@ -6,6 +6,7 @@
 //! stage computes is the stage's business, and it reaches the store only through the
 //! [`recorder::StoreRecorder`] it is given.
 
+pub mod audit;
 pub mod folders;
 pub mod provenance;
 pub mod recorder;
@@ -38,6 +39,8 @@ pub enum PipelineError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Device(#[from] DeviceError),
+    #[error("cannot audit run {run}: {reason}")]
+    Audit { run: RunId, reason: String },
     #[error("cannot resume run {run}: {reason}")]
     Resume { run: RunId, reason: String },
     #[error("run {run}'s folder {} is in use by another agf process{hint}", dir.display())]

@@ -17,6 +17,7 @@ pub mod features;
 pub mod frames;
 pub mod lock;
 pub mod nets;
+pub mod oof;
 pub mod recipe;
 pub mod resolve;
 pub mod scoring;

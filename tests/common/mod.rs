@@ -186,3 +186,12 @@ epochs = 30
         root.display()
     )
 }
+
+/// A fixture's JSON array of numbers.
+pub fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
