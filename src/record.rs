@@ -69,11 +69,17 @@ pub enum ModelName {
     Transfer,
     /// One Artist Group Factor's fit (`agf.<name>`).
     Factor(String),
+    /// The label-noise audit's counts and truth scores (`audit`).
+    Audit,
+    /// The baseline trained again on other training labels: `logreg.cleaned` (the audit's
+    /// cleaned labels) or `logreg.true` (the true genres, generated worlds only).
+    BaselineOn(String),
 }
 
 impl ModelName {
     const NET: &'static str = "cnn.";
     const FACTOR: &'static str = "agf.";
+    const BASELINE_ON: &'static str = "logreg.";
 
     /// The net a spec target trains ("genre" or a factor name).
     pub fn net(target: &str) -> ModelName {
@@ -86,7 +92,11 @@ impl ModelName {
             "dataset" => Some(ModelName::Dataset),
             "logreg" => Some(ModelName::Baseline),
             "transfer" => Some(ModelName::Transfer),
+            "audit" => Some(ModelName::Audit),
             _ => {
+                if let Some(l) = s.strip_prefix(Self::BASELINE_ON).filter(|l| !l.is_empty()) {
+                    return Some(ModelName::BaselineOn(l.to_string()));
+                }
                 if let Some(t) = s.strip_prefix(Self::NET).filter(|t| !t.is_empty()) {
                     Some(ModelName::Net(t.to_string()))
                 } else {
@@ -139,6 +149,8 @@ impl fmt::Display for ModelName {
             ModelName::Transfer => f.write_str("transfer"),
             ModelName::Net(t) => write!(f, "{}{t}", Self::NET),
             ModelName::Factor(n) => write!(f, "{}{n}", Self::FACTOR),
+            ModelName::Audit => f.write_str("audit"),
+            ModelName::BaselineOn(l) => write!(f, "{}{l}", Self::BASELINE_ON),
         }
     }
 }
@@ -206,6 +218,12 @@ impl fmt::Display for SplitKey {
 
 /// Names of the metrics that more than one layer reads or writes.
 pub mod metric {
+    /// The label audit's estimated noise matrix, `audit_noise.<given>.<true>` (model `audit`).
+    pub const AUDIT_NOISE: &str = "audit_noise";
+    /// The true noise matrix where known, `audit_true_noise.<given>.<true>`.
+    pub const AUDIT_TRUE_NOISE: &str = "audit_true_noise";
+    /// The fact holding the albums likeliest mislabelled, as JSON.
+    pub const AUDIT_ALBUMS_FACT: &str = "audit.albums";
     pub const LOG_LOSS: &str = "log_loss";
     pub const LOG_LOSS_CLIP: &str = "log_loss_clip";
     pub const MACRO_F1: &str = "macro_f1";

@@ -164,6 +164,37 @@ pub fn card(c: &RunCard, store: &str, dir: &std::path::Path) {
         }
         println!();
     }
+    if !c.audit.is_empty() {
+        let a = |k: &str| c.audit.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+        let fixed = |v: Option<f64>, d: usize| v.map_or("-".into(), |x| format!("{x:.d$}"));
+        println!(
+            "label audit: {} of {} training labels flagged out of {} artist-grouped folds \
+             (num_label_issues {}, health score {})",
+            count(a("flagged")),
+            count(a("tracks")),
+            count(a("folds")),
+            count(a("num_label_issues")),
+            fixed(a("health_score"), 3)
+        );
+        if a("wrong_labels").is_some() {
+            println!(
+                "  against the true labels: tracks precision {} recall {} ({} wrong), albums precision {} recall {} ({} wrong); files in audit/",
+                fixed(a("track_precision"), 3),
+                fixed(a("track_recall"), 3),
+                count(a("wrong_labels")),
+                fixed(a("album_precision"), 3),
+                fixed(a("album_recall"), 3),
+                count(a("wrong_albums"))
+            );
+        }
+        if c.models
+            .iter()
+            .any(|m| matches!(m.model, ModelName::BaselineOn(_)))
+        {
+            println!("  logreg.cleaned: the baseline on the audit's cleaned labels; logreg.true: on the true labels");
+        }
+        println!();
+    }
     if n > 0 {
         println!(
             "chance: log loss ln({n}) = {:.4}, accuracy 1/{n} = {:.4}",

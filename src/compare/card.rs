@@ -73,6 +73,8 @@ pub struct RunCard {
     /// The baseline first, then the nets and the transfer model in training order.
     pub models: Vec<ModelCard>,
     pub factors: Vec<FactorCard>,
+    /// The label audit's numbers (model `audit`), by name, when the run had `[audit]`.
+    pub audit: Vec<(String, f64)>,
 }
 
 impl RunCard {
@@ -214,5 +216,10 @@ pub fn load(store: &Store, run: RunId) -> Result<RunCard, CompareError> {
             .collect(),
         models,
         factors,
+        audit: metrics
+            .iter()
+            .filter(|m| m.model == ModelName::Audit)
+            .filter_map(|m| Some((m.name.clone(), m.value?)))
+            .collect(),
     })
 }

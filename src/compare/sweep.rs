@@ -184,7 +184,8 @@ pub fn compare(store: &Store, name: &str) -> Result<SweepComparison, CompareErro
         ModelName::Transfer => 0,
         ModelName::Net(_) => 1,
         ModelName::Baseline => 2,
-        _ => 3,
+        ModelName::BaselineOn(_) => 3,
+        _ => 4,
     });
     let mut comparison = SweepComparison {
         name: name.to_string(),

@@ -7,12 +7,17 @@ use super::{PipelineError, Workspace};
 use crate::audit::confident::{FilterBy, QualityScore};
 use crate::audit::file::{self, Report};
 use crate::audit::predictions::Predictions;
-use crate::features::FeatureExtractor;
-use crate::record::RunId;
-use crate::spec::DataSource;
-use crate::stages;
+use crate::features::{FeatureExtractor, TrackTable};
+use crate::record::{metric, ModelName, RunId, SplitKey};
+use crate::spec::{AuditSpec, DataSource, Resolved, Retrain};
+use crate::stages::data::LoadedData;
+use crate::stages::oof::OutOfFold;
+use crate::stages::{self, Recorder, StageError};
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Albums listed in the run's report.
+const AUDIT_ALBUMS: usize = 50;
 
 #[derive(Debug, Clone, Copy)]
 pub struct AuditOptions {
@@ -48,11 +53,29 @@ pub fn audit_run(ws: Workspace, run: RunId, o: AuditOptions) -> Result<RunAudit,
             .table(spec.model.features)
     };
     let oof = stages::oof::baseline(&spec, &data, &table, o.folds)?;
+    let report = audit_oof(&data, &oof, o.filter_by, o.rank_by)
+        .map_err(|reason| PipelineError::Audit { run, reason })?;
+    let written = write(&report, &oof, &ws.folders.dir(run).join("audit"))
+        .map_err(|reason| PipelineError::Audit { run, reason })?;
+    Ok(RunAudit {
+        report,
+        folds: oof.folds,
+        written,
+    })
+}
+
+/// Confident learning over the out-of-fold probabilities, with albums and, where the
+/// world is generated, the truth.
+fn audit_oof(
+    data: &LoadedData,
+    oof: &OutOfFold,
+    filter_by: FilterBy,
+    rank_by: QualityScore,
+) -> Result<Report, String> {
     let d = &data.dataset;
     let classes: Vec<String> = d.genres.iter().map(|g| g.title.clone()).collect();
-    let k = classes.len();
     let predictions = Predictions {
-        classes: classes.clone(),
+        classes,
         tracks: oof
             .index
             .iter()
@@ -78,22 +101,20 @@ pub fn audit_run(ws: Workspace, run: RunId, o: AuditOptions) -> Result<RunAudit,
             .as_ref()
             .map(|t| oof.index.iter().map(|&i| t.true_genre[i]).collect()),
     };
-    let report =
-        file::audit(predictions, o.filter_by, o.rank_by).map_err(|e| PipelineError::Audit {
-            run,
-            reason: e.to_string(),
-        })?;
-    let dir = ws.folders.dir(run).join("audit");
-    let mut written = file::write(&report, &dir).map_err(|e| PipelineError::Audit {
-        run,
-        reason: crate::errors::one_line(&e),
-    })?;
+    file::audit(predictions, filter_by, rank_by).map_err(|e| e.to_string())
+}
+
+/// `oof.csv`, `issues.csv` and `albums.csv` in `dir`.
+fn write(report: &Report, oof: &OutOfFold, dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut written = file::write(report, dir).map_err(|e| crate::errors::one_line(&e))?;
     let p = &report.predictions;
+    let classes = &p.classes;
+    let k = classes.len();
     let mut text = String::from("track_id,fold,album,artist,label");
     if p.true_labels.is_some() {
         text.push_str(",true_label");
     }
-    for c in &classes {
+    for c in classes {
         let _ = write!(text, ",p_{c}");
     }
     text.push('\n');
@@ -115,14 +136,131 @@ pub fn audit_run(ws: Workspace, run: RunId, o: AuditOptions) -> Result<RunAudit,
         text.push('\n');
     }
     let path = dir.join("oof.csv");
-    crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(|e| PipelineError::Audit {
-        run,
-        reason: format!("cannot write {}: {e}", path.display()),
-    })?;
+    crate::fsutil::write_atomic(&path, text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     written.push(path);
-    Ok(RunAudit {
-        report,
-        folds: oof.folds,
-        written,
-    })
+    Ok(written)
+}
+
+/// `[audit]` within a run: the audit after the baseline, its numbers recorded under model
+/// `audit`, its files in the run's `audit/` folder, and with `retrain` the baseline trained
+/// again on the cleaned labels (`logreg.cleaned`) and, on generated worlds, on the true
+/// labels (`logreg.true`), each scored like the baseline.
+pub(super) fn within_run(
+    spec: &Resolved,
+    data: &LoadedData,
+    table: &TrackTable,
+    a: &AuditSpec,
+    dir: &Path,
+    rec: &mut dyn Recorder,
+) -> Result<(), PipelineError> {
+    let failed = |reason: String| StageError::Audit { reason };
+    let oof = stages::oof::baseline(spec, data, table, a.folds)?;
+    let report =
+        audit_oof(data, &oof, a.filter_by, QualityScore::SelfConfidence).map_err(failed)?;
+    write(&report, &oof, &dir.join("audit")).map_err(failed)?;
+    let flagged: Vec<usize> = (0..oof.index.len())
+        .filter(|&k| report.audit.issues[k])
+        .map(|k| oof.index[k])
+        .collect();
+    let mut values: Vec<(&str, f64)> = vec![
+        ("tracks", oof.index.len() as f64),
+        ("folds", oof.folds as f64),
+        ("flagged", flagged.len() as f64),
+        ("num_label_issues", report.audit.num_label_issues as f64),
+        ("health_score", report.health.score),
+    ];
+    if let Some(t) = &report.truth {
+        values.push(("wrong_labels", t.tracks.wrong as f64));
+        values.extend(t.tracks.precision.map(|v| ("track_precision", v)));
+        values.extend(t.tracks.recall.map(|v| ("track_recall", v)));
+        if let Some(al) = &t.albums {
+            values.push(("wrong_albums", al.wrong as f64));
+            values.push(("flagged_albums", al.flagged as f64));
+            values.extend(al.precision.map(|v| ("album_precision", v)));
+            values.extend(al.recall.map(|v| ("album_recall", v)));
+        }
+    }
+    // The estimated and, where known, the true noise matrix, `[given][true]`, one row each.
+    let mut cells: Vec<(String, f64)> = Vec::new();
+    for (prefix, m) in std::iter::once((metric::AUDIT_NOISE, &report.audit.latent.noise_matrix))
+        .chain(
+            report
+                .truth
+                .as_ref()
+                .map(|t| (metric::AUDIT_TRUE_NOISE, &t.noise_matrix)),
+        )
+    {
+        for (i, row) in m.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                cells.push((format!("{prefix}.{i}.{j}"), *v));
+            }
+        }
+    }
+    values.extend(cells.iter().map(|(n, v)| (n.as_str(), *v)));
+    rec.metrics(&ModelName::Audit, SplitKey::Train, &values)
+        .map_err(StageError::from)?;
+    // The albums likeliest mislabelled, for the report.
+    if let Some(albums) = &report.albums {
+        let classes = &report.predictions.classes;
+        let top: Vec<serde_json::Value> = albums
+            .iter()
+            .take(AUDIT_ALBUMS)
+            .map(|a| {
+                serde_json::json!({
+                    "album": a.album, "tracks": a.tracks, "flagged": a.flagged,
+                    "self_confidence": a.mean_self_confidence,
+                    "label": classes[a.label], "believed": classes[a.believed],
+                    "believed_probability": a.believed_probability,
+                })
+            })
+            .collect();
+        rec.facts(&[(
+            metric::AUDIT_ALBUMS_FACT,
+            serde_json::Value::from(top).to_string(),
+        )])
+        .map_err(StageError::from)?;
+    }
+    tracing::info!(
+        "audit: {} of {} training labels flagged (num_label_issues {})",
+        flagged.len(),
+        oof.index.len(),
+        report.audit.num_label_issues
+    );
+    if a.retrain == Retrain::None {
+        return Ok(());
+    }
+    let cleaned = ModelName::BaselineOn("cleaned".into());
+    match a.retrain {
+        Retrain::Drop => {
+            stages::baseline::retrain(
+                spec,
+                data,
+                table,
+                cleaned,
+                &data.noisy.labels,
+                &flagged,
+                rec,
+            )?;
+        }
+        Retrain::Relabel => {
+            let k = report.predictions.classes.len();
+            let mut labels = data.noisy.labels.clone();
+            for (r, &i) in oof.index.iter().enumerate() {
+                if report.audit.issues[r] {
+                    let row = &oof.probs[r * k..(r + 1) * k];
+                    labels[i] = (0..k)
+                        .max_by(|&x, &y| row[x].total_cmp(&row[y]).then(y.cmp(&x)))
+                        .unwrap_or(labels[i]);
+                }
+            }
+            stages::baseline::retrain(spec, data, table, cleaned, &labels, &[], rec)?;
+        }
+        Retrain::None => {}
+    }
+    if let Some(t) = &data.truth {
+        let truth = ModelName::BaselineOn("true".into());
+        stages::baseline::retrain(spec, data, table, truth, &t.true_genre, &[], rec)?;
+    }
+    Ok(())
 }

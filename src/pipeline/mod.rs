@@ -380,6 +380,9 @@ fn run_stages(
     let factors = stages::factors::run(spec, &data, &inputs, ws.cache, &mut rec)?;
     done("factor");
     let baseline = stages::baseline::run(spec, &data, baseline_rows, &mut rec)?;
+    if let Some(a) = &spec.audit {
+        audit::within_run(spec, &data, baseline_rows, a, &dir, &mut rec)?;
+    }
     let nets = match &tracks {
         Some(t) => stages::nets::run(spec, &data, t, &factors, device, &dir, ws.cache, &mut rec)?,
         None => Vec::new(),

@@ -547,6 +547,52 @@ pub fn confusion_chart(
     classes: &[String],
     matrix: &[Vec<usize>],
 ) -> Result<String, String> {
+    let shade: Vec<Vec<f64>> = matrix
+        .iter()
+        .map(|row| {
+            let total: usize = row.iter().sum();
+            row.iter()
+                .map(|&c| {
+                    if total > 0 {
+                        c as f64 / total as f64
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let text: Vec<Vec<String>> = matrix
+        .iter()
+        .map(|row| row.iter().map(|c| c.to_string()).collect())
+        .collect();
+    heatmap(title, rows, "predicted genre", classes, &shade, &text)
+}
+
+/// A conditional probability matrix, `[row][column]`, shaded and written to two places.
+pub fn probability_chart(
+    title: &str,
+    rows: &str,
+    columns: &str,
+    classes: &[String],
+    matrix: &[Vec<f64>],
+) -> Result<String, String> {
+    let text: Vec<Vec<String>> = matrix
+        .iter()
+        .map(|row| row.iter().map(|v| format!("{v:.2}")).collect())
+        .collect();
+    heatmap(title, rows, columns, classes, matrix, &text)
+}
+
+/// Square cells of classes × classes shaded by `shade` (0 to 1), `text` in each.
+fn heatmap(
+    title: &str,
+    rows: &str,
+    columns: &str,
+    classes: &[String],
+    shade_of: &[Vec<f64>],
+    text: &[Vec<String>],
+) -> Result<String, String> {
     let n = classes.len().max(1);
     let cell = (360 / n).clamp(34, 56) as u32;
     let side = cell * n as u32;
@@ -572,7 +618,7 @@ pub fn confusion_chart(
         chart
             .configure_mesh()
             .disable_mesh()
-            .x_desc("predicted genre")
+            .x_desc(columns)
             .y_desc(rows)
             .x_labels(n)
             .y_labels(n)
@@ -598,15 +644,10 @@ pub fn confusion_chart(
             ))
             .map_err(err)?;
         }
-        for (t, row) in matrix.iter().enumerate() {
-            let total: usize = row.iter().sum();
+        for (t, (row, words)) in shade_of.iter().zip(text).enumerate() {
             let y = n - 1 - t;
-            for (p, &count) in row.iter().enumerate() {
-                let share = if total > 0 {
-                    count as f64 / total as f64
-                } else {
-                    0.0
-                };
+            for (p, (&share, word)) in row.iter().zip(words).enumerate() {
+                let share = share.clamp(0.0, 1.0);
                 let shade = (255.0 * (1.0 - 0.85 * share)) as u8;
                 chart
                     .draw_series(std::iter::once(Rectangle::new(
@@ -620,7 +661,7 @@ pub fn confusion_chart(
                 let ink = if share > 0.55 { WHITE } else { BLACK };
                 chart
                     .draw_series(std::iter::once(Text::new(
-                        count.to_string(),
+                        word.clone(),
                         (SegmentValue::CenterOf(p), SegmentValue::CenterOf(y)),
                         (FONT, 17)
                             .into_font()

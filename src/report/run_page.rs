@@ -8,7 +8,7 @@ use super::page::{self, figure, num, num_cell};
 use super::ReportError;
 use crate::record::{metric, ModelName, RunId, SplitKey};
 use crate::store::{FactorRow, MetricRow, RunSummary, Store};
-use maud::html;
+use maud::{html, Markup};
 
 /// Everything a run's page shows, read from the store.
 pub struct RunPage<'a> {
@@ -121,6 +121,11 @@ pub fn render(store: &Store, page: &RunPage) -> Result<String, ReportError> {
             &format!("{}.tracks.{class}", split.as_str()),
         )
     };
+    let audit = audit_section(
+        &metrics,
+        &classes,
+        fact(metric::AUDIT_ALBUMS_FACT).as_deref(),
+    );
     let s = page.summary;
     let body = html! {
         h1 { "Run " (run.0) ": " (s.name) }
@@ -164,6 +169,7 @@ pub fn render(store: &Store, page: &RunPage) -> Result<String, ReportError> {
                 }
             }
         }
+        @if let Some(a) = audit { (a) }
         @if !epoch_rows.is_empty() {
             h2 { "Training" }
             p.note { "Best epoch and its validation loss: on the model's own target (genre, or an artist's topic vector for a factor's net; for a multi-task net, its tasks' losses weighted by their probabilities), the epoch early stopping kept." }
@@ -279,5 +285,110 @@ pub fn stamp(s: &RunSummary) -> Option<String> {
             s.ended_at.clone().unwrap_or_default(),
             super::VERSION
         )
+    })
+}
+
+/// The label audit: its counts and truth scores, the baseline trained on the published, the
+/// cleaned and the true labels scored on clean test labels, the estimated and true noise
+/// matrices side by side, and the albums likeliest mislabelled.
+fn audit_section(
+    metrics: &[MetricRow],
+    classes: &[String],
+    albums: Option<&str>,
+) -> Option<Markup> {
+    let a = |name: &str| value(metrics, &ModelName::Audit, SplitKey::Train, name);
+    let tracks = a("tracks")?;
+    let k = classes.len();
+    let matrix = |prefix: &str| -> Option<Vec<Vec<f64>>> {
+        (0..k)
+            .map(|i| (0..k).map(|j| a(&format!("{prefix}.{i}.{j}"))).collect())
+            .collect()
+    };
+    let estimated = matrix(metric::AUDIT_NOISE);
+    let truth = matrix(metric::AUDIT_TRUE_NOISE);
+    let effect: Vec<(ModelName, &str)> = [
+        (
+            ModelName::Baseline,
+            "as published (injected noise included)",
+        ),
+        (
+            ModelName::BaselineOn("cleaned".into()),
+            "cleaned by the audit",
+        ),
+        (ModelName::BaselineOn("true".into()), "the true genres"),
+    ]
+    .into_iter()
+    .filter(|(m, _)| {
+        value(metrics, m, SplitKey::TestClean, metric::LOG_LOSS).is_some()
+            || value(metrics, m, SplitKey::Test, metric::LOG_LOSS).is_some()
+    })
+    .collect();
+    let albums: Vec<serde_json::Value> = albums
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default();
+    let pct = |v: Option<f64>| num(v, 3);
+    Some(html! {
+        h2 { "Label audit" }
+        p {
+            (num(a("flagged"), 0)) " of " (num(Some(tracks), 0)) " training labels flagged by confident learning on the baseline's out-of-fold probabilities ("
+            (num(a("folds"), 0)) " folds grouped by artist); cleanlab's num_label_issues "
+            (num(a("num_label_issues"), 0)) ", health score " (num(a("health_score"), 3)) "."
+        }
+        @if a("wrong_labels").is_some() {
+            table {
+                thead { tr { th.l { "against the true labels" } th { "wrong" } th { "flagged" } th { "precision" } th { "recall" } } }
+                tbody {
+                    tr { td.l { "tracks" } td { (num(a("wrong_labels"), 0)) } td { (num(a("flagged"), 0)) } td { (pct(a("track_precision"))) } td { (pct(a("track_recall"))) } }
+                    tr { td.l { "albums (half their tracks flagged; most tracks wrong)" } td { (num(a("wrong_albums"), 0)) } td { (num(a("flagged_albums"), 0)) } td { (pct(a("album_precision"))) } td { (pct(a("album_recall"))) } }
+                }
+            }
+        }
+        @if effect.len() > 1 {
+            h3 { "The effect of cleaning" }
+            p.note { "The baseline trained on each set of training labels, scored on the test tracks: against the true genres (clean, generated worlds only) and against the labels as published." }
+            table {
+                thead { tr { th.l { "model" } th.l { "trained on labels" } th { "clean log loss" } th { "clean macro-F1" } th { "test log loss" } th { "test macro-F1" } } }
+                tbody {
+                    @for (m, what) in &effect {
+                        tr {
+                            td.l { (m.to_string()) } td.l { (what) }
+                            td { (num(value(metrics, m, SplitKey::TestClean, metric::LOG_LOSS), 4)) }
+                            td { (num(value(metrics, m, SplitKey::TestClean, metric::MACRO_F1), 4)) }
+                            td { (num(value(metrics, m, SplitKey::Test, metric::LOG_LOSS), 4)) }
+                            td { (num(value(metrics, m, SplitKey::Test, metric::MACRO_F1), 4)) }
+                        }
+                    }
+                }
+            }
+        }
+        div.pair {
+            @if let Some(m) = &estimated {
+                (figure(html! { "Estimated from the calibrated confident joint: P(labelled row | true column)." },
+                    charts::probability_chart("Estimated noise matrix", "label given", "true genre", classes, m)))
+            }
+            @if let Some(m) = &truth {
+                (figure(html! { "Counted from the true genres of the training tracks." },
+                    charts::probability_chart("True noise matrix", "label given", "true genre", classes, m)))
+            }
+        }
+        @if !albums.is_empty() {
+            h3 { "Albums likeliest mislabelled" }
+            p.note { "By share of tracks flagged, then by mean self-confidence (the probability of the given label). The run's audit/ folder holds every album and every flagged track as CSV." }
+            table.sortable {
+                thead { tr { th.l { "album" } th { "tracks" } th { "flagged" } th { "self-confidence" } th.l { "labelled" } th.l { "model believes" } th { "p" } } }
+                tbody {
+                    @for al in &albums {
+                        tr {
+                            td.l { (al["album"].as_str().unwrap_or("")) }
+                            td { (al["tracks"]) } td { (al["flagged"]) }
+                            (num_cell(al["self_confidence"].as_f64(), 3))
+                            td.l { (al["label"].as_str().unwrap_or("")) }
+                            td.l { (al["believed"].as_str().unwrap_or("")) }
+                            (num_cell(al["believed_probability"].as_f64(), 2))
+                        }
+                    }
+                }
+            }
+        }
     })
 }

@@ -18,8 +18,9 @@ use crate::store::{CellStatus, Store};
 use maud::{html, Markup};
 use std::collections::BTreeMap;
 
-/// The key a label-noise sweep varies.
-const NOISE_RATE: &str = "noise.rate";
+/// The keys a label-noise sweep varies: injected flips, or a generated world's uploader
+/// errors.
+const NOISE_KEYS: [&str; 2] = ["noise.rate", "dataset.synthetic.label_noise"];
 
 fn arm_label(c: &SweepComparison, i: usize) -> String {
     c.arms[i].arm.label()
@@ -274,10 +275,13 @@ fn summed_confusion(
 /// For a label-noise sweep, log loss and macro-F1 against the noise rate: one line per model
 /// and label set (and level of any other axis).
 fn noise_figures(c: &SweepComparison) -> Vec<Markup> {
-    if !c.axes.iter().any(|a| a == NOISE_RATE) {
+    let Some(noise) = NOISE_KEYS
+        .into_iter()
+        .find(|k| c.axes.iter().any(|a| a == k))
+    else {
         return Vec::new();
-    }
-    let lv = levels(c, NOISE_RATE);
+    };
+    let lv = levels(c, noise);
     let names: Vec<String> = lv.iter().map(value_text).collect();
     let mut out = Vec::new();
     for (name, what) in [
@@ -290,7 +294,7 @@ fn noise_figures(c: &SweepComparison) -> Vec<Markup> {
                 let Some(t) = table_for(m, split, name) else {
                     continue;
                 };
-                for mut l in axis_lines(c, t, NOISE_RATE, &lv) {
+                for mut l in axis_lines(c, t, noise, &lv) {
                     let labels = if split == SplitKey::Test {
                         "published"
                     } else {
@@ -306,10 +310,10 @@ fn noise_figures(c: &SweepComparison) -> Vec<Markup> {
             }
         }
         out.push(figure(
-            html! { "Test " (what) " against the noise rate, per model and label set: the mean over seeds with its 95% interval." },
+            html! { "Test " (what) " against " code { (noise) } ", per model and label set: the mean over seeds with its 95% interval. With " code { "[audit] retrain" } ", logreg.cleaned is the baseline on the audit's cleaned labels and logreg.true on the true ones." },
             charts::axis_chart(
-                &format!("Test {what} against noise rate"),
-                NOISE_RATE,
+                &format!("Test {what} against {noise}"),
+                noise,
                 &names,
                 what,
                 "model, labels scored against",

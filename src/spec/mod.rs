@@ -77,6 +77,9 @@ pub struct ExperimentSpec {
     /// The transfer MLP over the CNNs' taps (trained when `[cnn]` is there).
     #[serde(default)]
     pub transfer: TransferSpec,
+    /// The label-noise audit (none when omitted).
+    #[serde(default)]
+    pub audit: Option<AuditSpec>,
 }
 
 /// Fills the parameters a spec leaves to the modules that own them and checks what only

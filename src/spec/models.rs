@@ -302,3 +302,48 @@ mod tests {
         assert!("cuda".parse::<DeviceSpec>().is_err());
     }
 }
+
+/// `[audit]`: the label-noise audit run with the run (after the baseline), and what to do
+/// with the labels it flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSpec {
+    /// The model trained fold by fold for out-of-fold probabilities.
+    pub model: AuditModel,
+    /// Folds over the training tracks, grouped by artist.
+    pub folds: usize,
+    /// Which labels count as issues (cleanlab's `filter_by`).
+    pub filter_by: crate::audit::confident::FilterBy,
+    /// Train the baseline again on the cleaned labels: `"none"`, `"drop"` (without the
+    /// flagged tracks) or `"relabel"` (flagged tracks take the out-of-fold argmax). On
+    /// generated worlds a baseline on the true labels is trained beside it.
+    pub retrain: Retrain,
+}
+
+impl Default for AuditSpec {
+    fn default() -> Self {
+        AuditSpec {
+            model: AuditModel::Baseline,
+            folds: 5,
+            filter_by: Default::default(),
+            retrain: Retrain::None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditModel {
+    /// The run's baseline (`[model]`).
+    #[default]
+    Baseline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Retrain {
+    #[default]
+    None,
+    Drop,
+    Relabel,
+}

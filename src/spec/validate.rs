@@ -40,6 +40,14 @@ pub(super) fn check(spec: &ExperimentSpec, bad: &mut Bad) {
         }
     }
     noise(spec, bad);
+    if let Some(a) = &spec.audit {
+        if a.folds < 2 {
+            bad(
+                "audit.folds",
+                format!("expected at least 2 folds, got {}", a.folds),
+            );
+        }
+    }
     split(spec, bad);
     baseline(spec, bad);
     factors(spec, bad);

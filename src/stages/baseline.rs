@@ -53,12 +53,61 @@ pub fn run(
     table: &TrackTable,
     rec: &mut dyn Recorder,
 ) -> Result<BaselineOutcome, StageError> {
-    let model = ModelName::Baseline;
+    fit_and_score(
+        spec,
+        data,
+        table,
+        ModelName::Baseline,
+        &data.noisy.labels,
+        &[],
+        rec,
+    )
+}
+
+/// The baseline trained again as `model` on other training labels (`labels`, one per
+/// dataset track) without the tracks at dataset positions `dropped`; validation and scoring
+/// as the baseline's.
+pub fn retrain(
+    spec: &Resolved,
+    data: &LoadedData,
+    table: &TrackTable,
+    model: ModelName,
+    labels: &[usize],
+    dropped: &[usize],
+    rec: &mut dyn Recorder,
+) -> Result<BaselineOutcome, StageError> {
+    fit_and_score(spec, data, table, model, labels, dropped, rec)
+}
+
+fn fit_and_score(
+    spec: &Resolved,
+    data: &LoadedData,
+    table: &TrackTable,
+    model: ModelName,
+    train_labels: &[usize],
+    dropped: &[usize],
+    rec: &mut dyn Recorder,
+) -> Result<BaselineOutcome, StageError> {
     let n_classes = data.dataset.genres.len();
     // Training (and, if asked, validation) labels carry the injected noise; test labels
     // never do.
     let published = data.published();
-    let train = gather(data, SplitName::Train, table, &data.noisy.labels);
+    let mut train = gather(data, SplitName::Train, table, train_labels);
+    if !dropped.is_empty() {
+        let dropped: std::collections::HashSet<usize> = dropped.iter().copied().collect();
+        let keep: Vec<usize> = (0..train.index.len())
+            .filter(|&k| !dropped.contains(&train.index[k]))
+            .collect();
+        let dim = table.dim;
+        train = SplitRows {
+            x: keep
+                .iter()
+                .flat_map(|&k| train.x[k * dim..(k + 1) * dim].to_vec())
+                .collect(),
+            y: keep.iter().map(|&k| train.y[k]).collect(),
+            index: keep.iter().map(|&k| train.index[k]).collect(),
+        };
+    }
     let validation = gather(data, SplitName::Validation, table, &data.noisy.labels);
     let test = gather(data, SplitName::Test, table, &published);
     for (name, part) in [

@@ -97,6 +97,8 @@ pub enum StageError {
         #[source]
         source: crate::nn::TrainError,
     },
+    #[error("the label audit: {reason}")]
+    Audit { reason: String },
 }
 
 /// Skipped tracks in the log: the first few by name, then how many more, so that a folder
