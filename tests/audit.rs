@@ -108,6 +108,12 @@ fn out_of_fold_confident_learning_finds_the_mislabelled_albums() {
             .unwrap()
     };
     assert_eq!(audit("flagged"), f(tracks, "flagged"));
+    let stored = store.predictions(run, &ModelName::Audit).unwrap();
+    assert_eq!(
+        stored.len(),
+        n as usize,
+        "every training track's out-of-fold probabilities"
+    );
     assert_eq!(audit("track_recall"), f(tracks, "recall"));
     let score = |m: &ModelName, split, name| store.metric(run, m, split, name).unwrap().unwrap();
     let cleaned = ModelName::BaselineOn("cleaned".into());

@@ -8,7 +8,7 @@ use crate::audit::confident::{FilterBy, QualityScore};
 use crate::audit::file::{self, Report};
 use crate::audit::predictions::Predictions;
 use crate::features::{FeatureExtractor, TrackTable};
-use crate::record::{metric, ModelName, RunId, SplitKey};
+use crate::record::{metric, ModelName, Prediction, RunId, SplitKey};
 use crate::spec::{AuditSpec, DataSource, Resolved, Retrain};
 use crate::stages::data::LoadedData;
 use crate::stages::oof::OutOfFold;
@@ -159,6 +159,25 @@ pub(super) fn within_run(
     let report =
         audit_oof(data, &oof, a.filter_by, QualityScore::SelfConfidence).map_err(failed)?;
     write(&report, &oof, &dir.join("audit")).map_err(failed)?;
+    // Every training track's out-of-fold probabilities, stored as a model's predictions are.
+    let k = report.predictions.classes.len();
+    let rows: Vec<Prediction> = oof
+        .index
+        .iter()
+        .enumerate()
+        .map(|(r, &i)| Prediction {
+            track: data.dataset.tracks[i].id,
+            split: SplitKey::Train,
+            label: oof.labels[r],
+            true_label: data.truth.as_ref().map(|t| t.true_genre[i]),
+            probabilities: oof.probs[r * k..(r + 1) * k]
+                .iter()
+                .map(|&p| p as f32)
+                .collect(),
+        })
+        .collect();
+    rec.predictions(&ModelName::Audit, &rows)
+        .map_err(StageError::from)?;
     let flagged: Vec<usize> = (0..oof.index.len())
         .filter(|&k| report.audit.issues[k])
         .map(|k| oof.index[k])
