@@ -252,15 +252,8 @@ pub(super) fn within_run(
     let cleaned = ModelName::BaselineOn("cleaned".into());
     match a.retrain {
         Retrain::Drop => {
-            stages::baseline::retrain(
-                spec,
-                data,
-                table,
-                cleaned,
-                &data.noisy.labels,
-                &flagged,
-                rec,
-            )?;
+            let labels = &data.noisy.labels;
+            stages::baseline::retrain(spec, data, table, cleaned, labels, labels, &flagged, rec)?;
         }
         Retrain::Relabel => {
             let k = report.predictions.classes.len();
@@ -273,13 +266,16 @@ pub(super) fn within_run(
                         .unwrap_or(labels[i]);
                 }
             }
-            stages::baseline::retrain(spec, data, table, cleaned, &labels, &[], rec)?;
+            let validation = &data.noisy.labels;
+            stages::baseline::retrain(spec, data, table, cleaned, &labels, validation, &[], rec)?;
         }
         Retrain::None => {}
     }
     if let Some(t) = &data.truth {
         let truth = ModelName::BaselineOn("true".into());
-        stages::baseline::retrain(spec, data, table, truth, &t.true_genre, &[], rec)?;
+        // Trained and early-stopped on the true genres: what clean labels everywhere buy.
+        let labels = &t.true_genre;
+        stages::baseline::retrain(spec, data, table, truth, labels, labels, &[], rec)?;
     }
     Ok(())
 }

@@ -53,38 +53,53 @@ pub fn run(
     table: &TrackTable,
     rec: &mut dyn Recorder,
 ) -> Result<BaselineOutcome, StageError> {
+    let labels = &data.noisy.labels;
     fit_and_score(
         spec,
         data,
         table,
         ModelName::Baseline,
-        &data.noisy.labels,
+        labels,
+        labels,
         &[],
         rec,
     )
 }
 
 /// The baseline trained again as `model` on other training labels (`labels`, one per
-/// dataset track) without the tracks at dataset positions `dropped`; validation and scoring
-/// as the baseline's.
+/// dataset track) without the tracks at dataset positions `dropped`, early-stopped on the
+/// validation split's `validation_labels`; scored as the baseline is.
+#[allow(clippy::too_many_arguments)]
 pub fn retrain(
     spec: &Resolved,
     data: &LoadedData,
     table: &TrackTable,
     model: ModelName,
     labels: &[usize],
+    validation_labels: &[usize],
     dropped: &[usize],
     rec: &mut dyn Recorder,
 ) -> Result<BaselineOutcome, StageError> {
-    fit_and_score(spec, data, table, model, labels, dropped, rec)
+    fit_and_score(
+        spec,
+        data,
+        table,
+        model,
+        labels,
+        validation_labels,
+        dropped,
+        rec,
+    )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn fit_and_score(
     spec: &Resolved,
     data: &LoadedData,
     table: &TrackTable,
     model: ModelName,
     train_labels: &[usize],
+    validation_labels: &[usize],
     dropped: &[usize],
     rec: &mut dyn Recorder,
 ) -> Result<BaselineOutcome, StageError> {
@@ -108,7 +123,7 @@ fn fit_and_score(
             index: keep.iter().map(|&k| train.index[k]).collect(),
         };
     }
-    let validation = gather(data, SplitName::Validation, table, &data.noisy.labels);
+    let validation = gather(data, SplitName::Validation, table, validation_labels);
     let test = gather(data, SplitName::Test, table, &published);
     for (name, part) in [
         (SplitName::Train, &train),
