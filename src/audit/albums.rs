@@ -48,9 +48,7 @@ pub fn albums(album_of: &[String], ex: &Examples, issues: &[bool]) -> Vec<AlbumI
             let label = (0..k)
                 .max_by_key(|&c| (votes[c], std::cmp::Reverse(c)))
                 .unwrap_or(0);
-            let believed = (0..k)
-                .max_by(|&a, &b| mean[a].total_cmp(&mean[b]).then(b.cmp(&a)))
-                .unwrap_or(0);
+            let believed = super::confident::argmax(&mean);
             let flagged = members.iter().filter(|&&i| issues[i]).count();
             AlbumIssue {
                 album: album.to_string(),

@@ -114,7 +114,7 @@ impl<'a> Examples<'a> {
 }
 
 /// The first largest entry, as numpy's `argmax`.
-fn argmax(row: &[f64]) -> usize {
+pub fn argmax(row: &[f64]) -> usize {
     let mut best = 0;
     for (j, &p) in row.iter().enumerate() {
         if p > row[best] {

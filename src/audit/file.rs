@@ -108,9 +108,7 @@ pub fn issues_csv(r: &Report) -> String {
     out.push('\n');
     for (rank, &i) in r.ranked.iter().enumerate() {
         let row = &p.probs[i * k..(i + 1) * k];
-        let predicted = (0..k)
-            .max_by(|&a, &b| row[a].total_cmp(&row[b]).then(b.cmp(&a)))
-            .unwrap_or(0);
+        let predicted = confident::argmax(row);
         let album = p.albums.as_ref().map(|a| a[i].as_str()).unwrap_or("");
         let _ = write!(
             out,

@@ -1021,9 +1021,7 @@ pub fn audit(
     );
     for &i in r.ranked.iter().take(top) {
         let row = &p.probs[i * k..(i + 1) * k];
-        let best = (0..k)
-            .max_by(|&x, &y| row[x].total_cmp(&row[y]).then(y.cmp(&x)))
-            .unwrap_or(0);
+        let best = agf::audit::confident::argmax(row);
         println!(
             "{:<tw$}  {:<w$}  {:>9.4}  {:<w$} ({:.2})",
             p.tracks[i], p.classes[p.labels[i]], r.scores[i], p.classes[best], row[best]

@@ -96,11 +96,7 @@ fn seconds_between(start: &str, end: Option<&str>) -> Option<f64> {
 /// Read run `run`'s card.
 pub fn load(store: &Store, run: RunId) -> Result<RunCard, CompareError> {
     let stored = store.run(run)?;
-    let summary = store
-        .runs()?
-        .into_iter()
-        .find(|r| r.id == run)
-        .expect("a run the store just found is listed");
+    let summary = super::runs::summary(store, run)?;
     let metrics = store.metrics(run)?;
     let get = |model: &ModelName, split: SplitKey, name: &str| -> Option<f64> {
         metrics

@@ -45,7 +45,7 @@ pub struct RunDiff {
     pub metrics: Vec<MetricDiff>,
 }
 
-fn summary(store: &Store, run: RunId) -> Result<RunSummary, CompareError> {
+pub(super) fn summary(store: &Store, run: RunId) -> Result<RunSummary, CompareError> {
     // Checks that the run exists, with the store's own error naming it.
     store.run(run)?;
     Ok(store

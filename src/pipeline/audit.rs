@@ -4,7 +4,7 @@
 //! folder: the out-of-fold probabilities, the ranked issues and albums.
 
 use super::{PipelineError, Workspace};
-use crate::audit::confident::{FilterBy, QualityScore};
+use crate::audit::confident::{self, FilterBy, QualityScore};
 use crate::audit::file::{self, Report};
 use crate::audit::predictions::Predictions;
 use crate::features::{FeatureExtractor, TrackTable};
@@ -261,9 +261,7 @@ pub(super) fn within_run(
             for (r, &i) in oof.index.iter().enumerate() {
                 if report.audit.issues[r] {
                     let row = &oof.probs[r * k..(r + 1) * k];
-                    labels[i] = (0..k)
-                        .max_by(|&x, &y| row[x].total_cmp(&row[y]).then(y.cmp(&x)))
-                        .unwrap_or(labels[i]);
+                    labels[i] = confident::argmax(row);
                 }
             }
             let validation = &data.noisy.labels;
