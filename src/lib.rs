@@ -23,7 +23,7 @@
 //! | 4 | [`features`] | one clip's features (log-mel, MFCC, dMFCC, chroma, track-level vectors); `agf extract` |
 //! | 5 | [`factors`] | K-Means, bags of words, LDA, artist topic tables; owns their parameters' defaults |
 //! | 6 | [`nn`] | the paper's CNN, training with checkpoints, the transfer MLP, the logistic-regression baseline; owns their defaults |
-//! | 7 | [`stages`] | one file per stage (data, features, frames, factors, baseline, nets, the audit's out-of-fold baseline), resolving the spec into each stage's parameters, reporting through a [`stages::Recorder`] |
+//! | 7 | [`stages`] | one file per stage (data, features, frames, factors, baseline, nets, the audit's out-of-fold probabilities of the baseline or the nets), resolving the spec into each stage's parameters, reporting through a [`stages::Recorder`] |
 //! | 8 | [`store`] | the run store behind a [`store::Backend`] trait (SQLite), typed rows, [`store::RunStatus`] with `interrupted` derived in one place |
 //! | 9 | [`pipeline`] | one run: which stages, in which order, each once; run folders and locks, provenance, resume; a run's label audit |
 //! | 10 | [`sweep`] | `[sweep]` cells validated and planned, a queue in the store, workers with leases, local launching |

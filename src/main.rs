@@ -69,6 +69,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Audit {
             run,
             predictions,
+            model,
             folds,
             filter_by,
             rank_by,
@@ -77,7 +78,13 @@ fn dispatch(cli: Cli) -> Result<()> {
             format,
         } => {
             let what = match (run, predictions) {
-                (Some(run), _) => AuditOf::Run(RunId(run), folds as usize),
+                (Some(run), _) => AuditOf::Run {
+                    run: RunId(run),
+                    // clap has checked it against the same list.
+                    model: model
+                        .map(|m| agf::spec::AuditModel::parse(&m).expect("a model clap accepted")),
+                    folds: folds.map(|f| f as usize),
+                },
                 (None, Some(file)) => AuditOf::File(file),
                 (None, None) => unreachable!("clap requires a run or --predictions"),
             };
@@ -395,7 +402,11 @@ fn extract(spec_path: &Path, out: &Path) -> Result<()> {
 }
 
 enum AuditOf {
-    Run(RunId, usize),
+    Run {
+        run: RunId,
+        model: Option<agf::spec::AuditModel>,
+        folds: Option<usize>,
+    },
     File(std::path::PathBuf),
 }
 
@@ -417,19 +428,21 @@ fn audit(
             let report = agf::audit::file::audit_file(&path, filter_by, rank_by)?;
             (report, path.display().to_string(), Vec::new())
         }
-        AuditOf::Run(run, folds) => {
+        AuditOf::Run { run, model, folds } => {
             let store = existing_store(places)?;
             let folders = places.folders();
             let cache = agf::cache::StageCache::new(&places.cache);
             let ws = workspace(&store, &cache, &folders);
             let options = agf::pipeline::audit::AuditOptions {
+                model,
                 folds,
                 filter_by,
                 rank_by,
             };
             let a = agf::pipeline::audit::audit_run(ws, run, options)?;
             let source = format!(
-                "run {run}'s training labels, baseline out of {} artist-grouped folds",
+                "run {run}'s training labels, {} out of {} artist-grouped folds",
+                a.model.describe(),
                 a.folds
             );
             (a.report, source, a.written)

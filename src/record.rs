@@ -224,6 +224,9 @@ pub mod metric {
     pub const AUDIT_TRUE_NOISE: &str = "audit_true_noise";
     /// The fact holding the albums likeliest mislabelled, as JSON.
     pub const AUDIT_ALBUMS_FACT: &str = "audit.albums";
+    /// The fact naming the model whose out-of-fold probabilities the audit read
+    /// (`baseline`, `genre_cnn`, `transfer`).
+    pub const AUDIT_MODEL_FACT: &str = "audit.model";
     pub const LOG_LOSS: &str = "log_loss";
     pub const LOG_LOSS_CLIP: &str = "log_loss_clip";
     pub const MACRO_F1: &str = "macro_f1";

@@ -181,3 +181,118 @@ epochs = 2
         .to_string();
     assert!(err.contains("cnn.lr_schedule.gamma"), "{err}");
 }
+
+/// `[audit] model = "transfer"`: per fold only the genre net is trained again (the factor
+/// net learns artists' topic vectors, never a genre label, and serves every fold), the MLP
+/// over the fold's nets predicts the fold's tracks, whole artists per fold. The result is
+/// recorded, re-audited by `agf audit RUN` from the store, and read from the stage cache by
+/// the next run of the same spec with identical probabilities.
+#[test]
+fn a_transfer_audit_retrains_only_the_genre_net_per_fold_and_is_cached() {
+    let text = format!(
+        "{WORLD}{}",
+        r#"
+[cnn]
+preset = "small"
+epochs = 2
+batch_size = 16
+patch_frames = 16
+window_hop = 8
+[transfer]
+hidden = 16
+epochs = 2
+[audit]
+model = "transfer"
+folds = 3
+"#
+    );
+    let spec = common::spec(&text, "audited_nets.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let (store, out) = common::run_in(&spec, dir.path());
+    let audit = |run, name: &str| {
+        store
+            .metric(run, &ModelName::Audit, SplitKey::Train, name)
+            .unwrap()
+            .unwrap_or_else(|| panic!("audit {name}"))
+    };
+    let tracks = audit(out.run, "tracks");
+    let train_tracks = store
+        .metric(
+            out.run,
+            &ModelName::net("genre"),
+            SplitKey::Train,
+            "n_tracks",
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(tracks, train_tracks, "every training track the nets read");
+    assert_eq!(audit(out.run, "cache_hit"), 0.0);
+    for f in 0..3 {
+        assert!(audit(out.run, &format!("fold{f}.best_validation_loss")).is_finite());
+        let fold = out.dir.join(format!("checkpoints/audit/fold{f}"));
+        assert!(fold.join("genre").is_dir(), "fold {f}'s genre net");
+        assert!(!fold.join("tags").exists(), "fold {f} keeps the factor net");
+    }
+    let first = store.predictions(out.run, &ModelName::Audit).unwrap();
+    assert_eq!(first.len() as f64, tracks);
+    for p in &first {
+        let sum: f32 = p.probabilities.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-4, "{p:?}");
+    }
+    let facts = store.facts(out.run).unwrap();
+    assert!(facts.contains(&("audit.model".to_string(), "transfer".to_string())));
+
+    // Each artist in one fold, three folds used.
+    let oof = std::fs::read_to_string(out.dir.join("audit/oof.csv")).unwrap();
+    let mut fold_of: std::collections::HashMap<String, String> = Default::default();
+    let mut folds = std::collections::BTreeSet::new();
+    for line in oof.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let (fold, artist) = (cells[1].to_string(), cells[3].to_string());
+        folds.insert(fold.clone());
+        let seen = fold_of.entry(artist.clone()).or_insert(fold.clone());
+        assert_eq!(*seen, fold, "artist {artist} in two folds");
+    }
+    assert_eq!(folds.len(), 3);
+
+    // `agf audit RUN` audits the stored transfer probabilities again: the same flags.
+    let db = dir.path().join("agf.sqlite");
+    let a = common::agf(&db, &["audit", "1", "--format", "json"]);
+    assert!(a.status.success(), "{}", common::stderr(&a));
+    let v: serde_json::Value = serde_json::from_str(&common::stdout(&a)).unwrap();
+    assert_eq!(
+        v["flagged"].as_array().unwrap().len() as f64,
+        audit(out.run, "flagged")
+    );
+    let other = common::agf(&db, &["audit", "1", "--model", "genre_cnn"]);
+    assert!(!other.status.success());
+    assert!(
+        common::stderr(&other).contains("[audit] model = \"genre_cnn\""),
+        "{}",
+        common::stderr(&other)
+    );
+
+    // The same spec again: the out-of-fold probabilities come from the stage cache.
+    let (store, again) = common::run_in(&spec, dir.path());
+    assert_eq!(audit(again.run, "cache_hit"), 1.0);
+    let second = store.predictions(again.run, &ModelName::Audit).unwrap();
+    assert_eq!(first.len(), second.len());
+    for (a, b) in first.iter().zip(&second) {
+        assert_eq!((a.track, &a.probabilities), (b.track, &b.probabilities));
+    }
+    assert_eq!(audit(again.run, "flagged"), audit(out.run, "flagged"));
+
+    // An audit of a net the spec does not train is refused before anything runs.
+    let bad = common::write(
+        dir.path(),
+        "bad.toml",
+        &format!("{WORLD}\n[audit]\nmodel = \"genre_cnn\"\n"),
+    );
+    let o = common::agf(&db, &["run", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = common::stderr(&o);
+    assert!(
+        err.contains("audit.model") && err.contains("needs [cnn]"),
+        "{err}"
+    );
+}

@@ -142,9 +142,14 @@ pub enum Command {
         /// A CSV file of predicted probabilities, instead of a run.
         #[arg(long)]
         predictions: Option<PathBuf>,
-        /// Folds over the run's training tracks, grouped by artist.
-        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(2..))]
-        folds: u64,
+        /// Whose out-of-fold probabilities: `baseline` (computed now), or `genre_cnn` /
+        /// `transfer` (those the run recorded with `[audit] model = ...`); default: the run's
+        /// own audit model, else the baseline.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["baseline", "genre_cnn", "transfer"]), conflicts_with = "predictions")]
+        model: Option<String>,
+        /// Folds over the run's training tracks, grouped by artist (default 5).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(2..), conflicts_with = "predictions")]
+        folds: Option<u64>,
         /// Which examples count as issues (cleanlab's `filter_by`).
         #[arg(long, default_value = "prune_by_noise_rate", value_parser = clap::builder::PossibleValuesParser::new(FILTERS))]
         filter_by: String,

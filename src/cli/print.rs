@@ -168,10 +168,11 @@ pub fn card(c: &RunCard, store: &str, dir: &std::path::Path) {
         let a = |k: &str| c.audit.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
         let fixed = |v: Option<f64>, d: usize| v.map_or("-".into(), |x| format!("{x:.d$}"));
         println!(
-            "label audit: {} of {} training labels flagged out of {} artist-grouped folds \
+            "label audit: {} of {} training labels flagged, {} out of {} artist-grouped folds \
              (num_label_issues {}, health score {})",
             count(a("flagged")),
             count(a("tracks")),
+            c.audit_model.as_deref().unwrap_or("baseline"),
             count(a("folds")),
             count(a("num_label_issues")),
             fixed(a("health_score"), 3)

@@ -75,6 +75,8 @@ pub struct RunCard {
     pub factors: Vec<FactorCard>,
     /// The label audit's numbers (model `audit`), by name, when the run had `[audit]`.
     pub audit: Vec<(String, f64)>,
+    /// Whose out-of-fold probabilities the audit read (`baseline`, `genre_cnn`, `transfer`).
+    pub audit_model: Option<String>,
 }
 
 impl RunCard {
@@ -217,5 +219,6 @@ pub fn load(store: &Store, run: RunId) -> Result<RunCard, CompareError> {
             .filter(|m| m.model == ModelName::Audit)
             .filter_map(|m| Some((m.name.clone(), m.value?)))
             .collect(),
+        audit_model: fact(metric::AUDIT_MODEL_FACT),
     })
 }

@@ -380,15 +380,26 @@ fn run_stages(
     let factors = stages::factors::run(spec, &data, &inputs, ws.cache, &mut rec)?;
     done("factor");
     let baseline = stages::baseline::run(spec, &data, baseline_rows, &mut rec)?;
-    if let Some(a) = &spec.audit {
-        audit::within_run(spec, &data, baseline_rows, a, &dir, &mut rec)?;
-    }
-    let nets = match &tracks {
+    let (nets, trained) = match &tracks {
         Some(t) => stages::nets::run(spec, &data, t, &factors, device, &dir, ws.cache, &mut rec)?,
-        None => Vec::new(),
+        None => (Vec::new(), None),
     };
     done("net");
     done("transfer");
+    if let Some(a) = &spec.audit {
+        let (table, cache) = (baseline_rows, ws.cache);
+        audit::within_run(
+            spec,
+            &data,
+            table,
+            trained.as_ref(),
+            a,
+            cache,
+            &dir,
+            &mut rec,
+        )?;
+    }
+    drop(trained);
     Ok(RunOutcome {
         run,
         name: spec.name.clone(),

@@ -125,6 +125,7 @@ pub fn render(store: &Store, page: &RunPage) -> Result<String, ReportError> {
         &metrics,
         &classes,
         fact(metric::AUDIT_ALBUMS_FACT).as_deref(),
+        fact(metric::AUDIT_MODEL_FACT).as_deref(),
     );
     let s = page.summary;
     let body = html! {
@@ -295,7 +296,13 @@ fn audit_section(
     metrics: &[MetricRow],
     classes: &[String],
     albums: Option<&str>,
+    model: Option<&str>,
 ) -> Option<Markup> {
+    let model = match model {
+        Some("genre_cnn") => "the genre CNN's",
+        Some("transfer") => "the transfer model's",
+        _ => "the baseline's",
+    };
     let a = |name: &str| value(metrics, &ModelName::Audit, SplitKey::Train, name);
     let tracks = a("tracks")?;
     let k = classes.len();
@@ -330,7 +337,7 @@ fn audit_section(
     Some(html! {
         h2 { "Label audit" }
         p {
-            (num(a("flagged"), 0)) " of " (num(Some(tracks), 0)) " training labels flagged by confident learning on the baseline's out-of-fold probabilities ("
+            (num(a("flagged"), 0)) " of " (num(Some(tracks), 0)) " training labels flagged by confident learning on " (model) " out-of-fold probabilities ("
             (num(a("folds"), 0)) " folds grouped by artist); cleanlab's num_label_issues "
             (num(a("num_label_issues"), 0)) ", health score " (num(a("health_score"), 3)) "."
         }

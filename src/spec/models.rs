@@ -337,6 +337,41 @@ pub enum AuditModel {
     /// The run's baseline (`[model]`).
     #[default]
     Baseline,
+    /// The genre CNN (or the multi-task trunk's genre head) of `[cnn]`.
+    GenreCnn,
+    /// The transfer MLP over the nets of `[cnn]`.
+    Transfer,
+}
+
+impl AuditModel {
+    /// As a spec writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditModel::Baseline => "baseline",
+            AuditModel::GenreCnn => "genre_cnn",
+            AuditModel::Transfer => "transfer",
+        }
+    }
+
+    /// Read back what [`AuditModel::as_str`] wrote.
+    pub fn parse(s: &str) -> Option<AuditModel> {
+        [
+            AuditModel::Baseline,
+            AuditModel::GenreCnn,
+            AuditModel::Transfer,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+    }
+
+    /// In words, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            AuditModel::Baseline => "baseline",
+            AuditModel::GenreCnn => "genre CNN",
+            AuditModel::Transfer => "transfer model",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

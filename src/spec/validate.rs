@@ -5,7 +5,7 @@
 use super::dataset::{DataSource, NoiseKind, SplitStrategy};
 use super::factors::FactorFeature;
 use super::frontend::FrontendSpec;
-use super::models::{CnnMode, OptimizerKind};
+use super::models::{AuditModel, CnnMode, OptimizerKind};
 use super::ExperimentSpec;
 
 /// Where problems go: a dotted key and what is wrong with its value.
@@ -45,6 +45,21 @@ pub(super) fn check(spec: &ExperimentSpec, bad: &mut Bad) {
             bad(
                 "audit.folds",
                 format!("expected at least 2 folds, got {}", a.folds),
+            );
+        }
+        let needs = match a.model {
+            AuditModel::Baseline => None,
+            AuditModel::GenreCnn if spec.cnn.is_none() => Some("[cnn] with a genre net"),
+            AuditModel::GenreCnn if !spec.cnn_targets().iter().any(|t| t == "genre") => {
+                Some("\"genre\" among cnn.targets")
+            }
+            AuditModel::Transfer if spec.cnn.is_none() => Some("[cnn]"),
+            _ => None,
+        };
+        if let Some(needs) = needs {
+            bad(
+                "audit.model",
+                format!("\"{}\" needs {needs} in the spec", a.model.as_str()),
             );
         }
     }
