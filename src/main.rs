@@ -11,7 +11,7 @@ use agf::store::Store;
 use agf::sweep::Sweep;
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::args::{Bench, Cli, Command, Format, Subset, SweepCommand};
+use cli::args::{Bench, Cli, Command, Format, StoreCommand, Subset, SweepCommand};
 use cli::print;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -42,8 +42,8 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            // `{:#}` prints the error and each of its causes once, on one line.
-            eprintln!("error: {err:#}");
+            // The error and each of its causes once, on one line.
+            eprintln!("error: {}", agf::errors::one_line(err.as_ref()));
             ExitCode::from(2)
         }
     }
@@ -110,6 +110,9 @@ fn dispatch(cli: Cli) -> Result<()> {
             allow_unreadable,
         } => data(&spec, format, check_audio, allow_unreadable),
         Command::Extract { spec, out } => extract(&spec, &out),
+        Command::Store {
+            what: StoreCommand::Copy { from, to },
+        } => store_copy(&from, &to),
         Command::Bench { what } => bench(what),
     }
 }
@@ -118,6 +121,69 @@ fn dispatch(cli: Cli) -> Result<()> {
 fn open_store(places: &cli::args::Places) -> Result<Store> {
     Store::open(&places.store, Box::new(places.folders()))
         .context("opening the run store (set --db or AGF_DB to use another)")
+}
+
+/// `agf store copy`: run liveness is read from run folders beside a SQLite store; runs
+/// still running are left out either way.
+fn store_copy(from: &str, to: &str) -> Result<()> {
+    use agf::store::StoreLocation;
+    let open = |at: &str, existing: bool| -> Result<Store> {
+        let location = StoreLocation::parse(at);
+        let folders = match &location {
+            StoreLocation::Sqlite(p) => RunFolders::new(
+                p.parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new(".")),
+            ),
+            StoreLocation::Postgres(_) => RunFolders::new("runs"),
+        };
+        let store = if existing {
+            Store::open_existing(&location, Box::new(folders))
+        } else {
+            Store::open(&location, Box::new(folders))
+        };
+        store.with_context(|| format!("opening {location}"))
+    };
+    let source = open(from, true)?;
+    let target = open(to, false)?;
+    let c = agf::store::copy::copy(&source, &target)?;
+    println!(
+        "copied {} runs and {} sweeps from {} to {}; {} runs were there already{}",
+        c.runs,
+        c.sweeps,
+        source.location(),
+        target.location(),
+        c.present,
+        if c.running > 0 {
+            format!(
+                "; {} runs still running or killed were left out (resume them, then copy again)",
+                c.running
+            )
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+/// Sweep workers share the store; SQLite's locks (and its WAL's shared memory) do not hold
+/// on network file systems, so workers there could lose or corrupt results.
+fn refuse_sqlite_on_network_fs(store: &agf::store::StoreLocation) -> Result<()> {
+    let agf::store::StoreLocation::Sqlite(path) = store else {
+        return Ok(());
+    };
+    if let Some((kind, mount)) = agf::fsutil::network_filesystem(path) {
+        anyhow::bail!(
+            "the SQLite store {} lies on a network file system ({kind} at {}): SQLite's locking \
+             and write-ahead log do not work there, and sweep workers would lose or corrupt \
+             results; keep the SQLite file on a local disk, or use a PostgreSQL store shared \
+             by every host (--db postgres://user@host/db; README, \"A shared store on \
+             PostgreSQL\")",
+            path.display(),
+            mount.display()
+        );
+    }
+    Ok(())
 }
 
 /// The store a reading command reads: it must exist.
@@ -171,6 +237,12 @@ fn run(
 fn sweep(places: &cli::args::Places, what: SweepCommand) -> Result<()> {
     use agf::sweep::{launch, plan, worker};
     let cache = agf::cache::StageCache::new(&places.cache);
+    if matches!(
+        what,
+        SweepCommand::Run { .. } | SweepCommand::Retry { .. } | SweepCommand::Worker { .. }
+    ) {
+        refuse_sqlite_on_network_fs(&places.store)?;
+    }
     match what {
         SweepCommand::Plan { spec, overrides } => {
             let sweep = Sweep::load(&spec, &overrides)?;
@@ -242,6 +314,7 @@ fn finish_sweep(
         lease: seconds(workers.lease)?,
         exe: std::env::current_exe().context("finding the agf binary to start workers")?,
         args: places.args(),
+        env: places.env(),
         logs: places.runs.join("sweeps").join(name),
     };
     let counts = agf::sweep::launch::run_local(name, store, &local)?;
@@ -489,6 +562,12 @@ fn bench(what: Bench) -> Result<()> {
                 .map(|_| agf::bench::report(&keep, run_count, repeats))?,
             None => agf::bench::report(dir, run_count, repeats),
         },
+        Bench::Store {
+            workers,
+            cells,
+            repeats,
+            postgres,
+        } => agf::bench::store(dir, workers, cells, repeats, postgres.as_deref()),
         Bench::Sweep { workers, repeats } => {
             let exe = std::env::current_exe().context("finding the agf binary")?;
             agf::bench::sweep(&exe, dir, workers, repeats)

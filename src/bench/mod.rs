@@ -18,11 +18,13 @@ mod audit;
 mod cnn;
 mod factors;
 mod report;
+mod store;
 mod sweep;
 pub use audit::audit;
 pub use cnn::cnn;
 pub use factors::{factors, FactorBench};
 pub use report::report;
+pub use store::store;
 pub use sweep::sweep;
 
 /// librosa's side, timed on the same files; prints one JSON line.

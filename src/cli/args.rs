@@ -29,8 +29,15 @@ pub const SCORES: [&str; 3] = [
     about = "Artist Group Factors: genre recognition experiments from TOML to SQLite to reports"
 )]
 pub struct Cli {
-    /// The run store (a SQLite file).
-    #[arg(long, global = true, env = "AGF_DB", default_value = "runs/agf.sqlite")]
+    /// The run store: a SQLite file, or a PostgreSQL URL (`postgres://user@host/db`; the
+    /// password from the URL, PGPASSWORD or ~/.pgpass) that workers on many hosts share.
+    #[arg(
+        long,
+        global = true,
+        env = "AGF_DB",
+        hide_env_values = true,
+        default_value = "runs/agf.sqlite"
+    )]
     pub db: String,
     /// Where runs keep their files (checkpoints, predictions, factor tables); the run
     /// store's folder when omitted.
@@ -55,16 +62,21 @@ impl Places {
         RunFolders::new(&self.runs)
     }
 
-    /// The global arguments that give a child process these places.
+    /// The global arguments that give a child process these places, but the store, which
+    /// goes through [`Places::env`].
     pub fn args(&self) -> Vec<String> {
         vec![
-            "--db".into(),
-            self.store.to_string(),
             "--runs".into(),
             self.runs.display().to_string(),
             "--cache".into(),
             self.cache.display().to_string(),
         ]
+    }
+
+    /// The environment that gives a child process the store: a password in a store URL
+    /// stays out of command lines, which every user of the host can read.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![("AGF_DB".into(), self.store.secret())]
     }
 }
 
@@ -77,6 +89,9 @@ impl Cli {
                 .filter(|p| !p.as_os_str().is_empty())
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(".")),
+            // A database has no folder: runs and cache default to `runs/` here, and workers
+            // on other hosts need --runs and --cache on a path every host sees.
+            StoreLocation::Postgres(_) => PathBuf::from("runs"),
         };
         Places {
             runs: self.runs.clone().unwrap_or_else(|| beside.clone()),
@@ -204,6 +219,11 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Copy runs between stores.
+    Store {
+        #[command(subcommand)]
+        what: StoreCommand,
+    },
     /// Measure throughput (printed, never asserted).
     Bench {
         #[command(subcommand)]
@@ -228,6 +248,21 @@ pub enum Command {
         /// Only this sweep's comparison page (with the index and the run pages).
         #[arg(long)]
         sweep: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum StoreCommand {
+    /// Copy every finished run (all it recorded) and every sweep (with its cells) from one
+    /// store to another, SQLite or PostgreSQL either way: a cluster's results brought home.
+    /// Runs get new ids; copying again copies only what is new.
+    Copy {
+        /// The store to read: a SQLite file or a postgres:// URL.
+        #[arg(long)]
+        from: String,
+        /// The store to write (created when it is a SQLite file that is not there yet).
+        #[arg(long)]
+        to: String,
     },
 }
 
@@ -349,6 +384,20 @@ pub enum Bench {
         classes: usize,
         #[arg(long, default_value_t = 5)]
         repeats: usize,
+    },
+    /// Cells claimed per second from a sweep's queue by N workers when cells take no
+    /// time, on SQLite and (with --postgres) on PostgreSQL.
+    Store {
+        #[arg(long, default_value_t = 8)]
+        workers: usize,
+        #[arg(long, default_value_t = 2000)]
+        cells: usize,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// A PostgreSQL server (`postgres://user:pw@host:port/db`, a role that may create
+        /// databases): a scratch database is made there per repeat and dropped.
+        #[arg(long, env = "AGF_BENCH_POSTGRES", hide_env_values = true)]
+        postgres: Option<String>,
     },
     /// Parse a generated tracks.csv of FMA's full size (106,574 rows).
     Metadata {

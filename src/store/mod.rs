@@ -1,6 +1,7 @@
 //! The run store: one [`Backend`] trait for every place results are kept, and the
 //! [`Store`] handle the rest of the crate uses. The backends are the only modules that write
-//! SQL; [`sqlite`] is the default (one file, WAL).
+//! SQL: [`sqlite`] is the default (one file, WAL), [`postgres`] the store many hosts share;
+//! both run the queries of [`sql`], and only what differs lives in each.
 //!
 //! The store knows rows, not models: names come from [`crate::record`], evaluations from
 //! `eval`. A run's status is written by the process that runs it; a run whose process was
@@ -8,6 +9,9 @@
 //! [`Liveness`] the caller passes in (the pipeline's run-folder locks), and every reader
 //! (`agf runs`, reports, resume) sees the same status.
 
+pub mod copy;
+pub mod postgres;
+pub mod sql;
 pub mod sqlite;
 
 use crate::eval::Evaluation;
@@ -478,6 +482,75 @@ pub trait Backend: Send + Sync {
     fn sweeps(&self) -> Result<Vec<SweepSummary>, StoreError>;
     /// Put a sweep's failed cells back in the queue with their failures forgiven; how many.
     fn retry_failed(&self, sweep: &str) -> Result<u64, StoreError>;
+
+    // What copying a run between stores reads and writes ([`copy`]).
+    /// A run's row as stored.
+    fn run_record(&self, run: RunId) -> Result<RunRecord, StoreError>;
+    /// The run recorded with the same spec, start, host and name, if there is one.
+    fn find_run(&self, run: &RunRecord) -> Result<Option<RunId>, StoreError>;
+    /// Insert a run's row and parameters under a new id, its status `queued` until
+    /// [`Backend::set_run_status`] gives it the copied one; attached to the cell of
+    /// `(sweep, spec hash)`.
+    fn import_run(
+        &self,
+        run: &RunRecord,
+        params: &[(String, String)],
+        cell: Option<(&str, &str)>,
+    ) -> Result<RunId, StoreError>;
+    fn set_run_status(&self, run: RunId, status: &str) -> Result<(), StoreError>;
+    /// Remove a run and everything recorded for it (a copy that did not finish).
+    fn delete_run(&self, run: RunId) -> Result<(), StoreError>;
+    fn flips(&self, run: RunId) -> Result<Vec<(TrackId, SplitKey, usize, usize)>, StoreError>;
+    fn class_metrics(&self, run: RunId) -> Result<Vec<ClassMetricRow>, StoreError>;
+    fn record_class_metrics(&self, run: RunId, rows: &[ClassMetricRow]) -> Result<(), StoreError>;
+    fn confusion_cells(&self, run: RunId) -> Result<Vec<ConfusionRow>, StoreError>;
+    fn record_confusion_cells(&self, run: RunId, rows: &[ConfusionRow]) -> Result<(), StoreError>;
+    /// A sweep's row, if there is one.
+    fn sweep(&self, name: &str) -> Result<Option<NewSweep>, StoreError>;
+    /// Insert cells as they are, without their runs (cells already there are kept).
+    fn copy_cells(&self, sweep: &str, cells: &[Cell]) -> Result<(), StoreError>;
+}
+
+/// A run's row, every column, as a copy between stores carries it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct RunRecord {
+    pub name: String,
+    pub status: String,
+    pub spec_toml: String,
+    pub spec_hash: String,
+    pub seed: i64,
+    pub git_commit: Option<String>,
+    pub git_dirty: Option<bool>,
+    pub crate_version: String,
+    pub host: String,
+    pub device: String,
+    pub headline_model: Option<String>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub heartbeat_at: Option<String>,
+    pub error: Option<String>,
+}
+
+/// One stored per-class score.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ClassMetricRow {
+    pub model: String,
+    pub split: String,
+    pub class_index: i64,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub support: i64,
+}
+
+/// One stored non-zero confusion cell.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ConfusionRow {
+    pub model: String,
+    pub split: String,
+    pub true_index: i64,
+    pub predicted_index: i64,
+    pub count: i64,
 }
 
 /// Where the store is.
@@ -485,18 +558,34 @@ pub trait Backend: Send + Sync {
 pub enum StoreLocation {
     /// A SQLite file.
     Sqlite(PathBuf),
+    /// A PostgreSQL database.
+    Postgres(PgUrl),
 }
 
 impl StoreLocation {
-    /// What `--db` or `AGF_DB` names: for now, always a SQLite file path.
+    /// What `--db` or `AGF_DB` names: a `postgres://` (or `postgresql://`) URL, else a
+    /// SQLite file path.
     pub fn parse(s: &str) -> StoreLocation {
-        StoreLocation::Sqlite(PathBuf::from(s))
+        match PgUrl::parse(s) {
+            Some(url) => StoreLocation::Postgres(url),
+            None => StoreLocation::Sqlite(PathBuf::from(s)),
+        }
     }
 
-    /// Whether a store is there already.
+    /// Whether a store is there already (a database server is asked when it is opened).
     pub fn exists(&self) -> bool {
         match self {
             StoreLocation::Sqlite(path) => path.is_file(),
+            StoreLocation::Postgres(_) => true,
+        }
+    }
+
+    /// The text to hand a child process (as `AGF_DB`, never on its command line, where
+    /// any user of the host could read a password).
+    pub fn secret(&self) -> String {
+        match self {
+            StoreLocation::Sqlite(p) => p.display().to_string(),
+            StoreLocation::Postgres(url) => url.secret().to_string(),
         }
     }
 }
@@ -505,7 +594,77 @@ impl fmt::Display for StoreLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreLocation::Sqlite(p) => write!(f, "{}", p.display()),
+            StoreLocation::Postgres(url) => write!(f, "{url}"),
         }
+    }
+}
+
+/// A PostgreSQL connection URL. It may hold a password, so it shows itself (Display and
+/// Debug alike) with the password replaced by `***`; only [`PgUrl::secret`] gives the text
+/// the driver connects with.
+#[derive(Clone, PartialEq)]
+pub struct PgUrl(String);
+
+impl PgUrl {
+    pub fn parse(s: &str) -> Option<PgUrl> {
+        (s.starts_with("postgres://") || s.starts_with("postgresql://"))
+            .then(|| PgUrl(s.to_string()))
+    }
+
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL without secrets: the userinfo's password and any query parameter whose name
+    /// mentions a password (libpq reads `?password=` too).
+    fn redacted(&self) -> String {
+        let s = &self.0;
+        let Some(scheme_end) = s.find("://").map(|i| i + 3) else {
+            return "postgres://***".into();
+        };
+        let rest = &s[scheme_end..];
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        let authority = match authority.rfind('@') {
+            Some(at) => {
+                let (userinfo, host) = authority.split_at(at);
+                match userinfo.find(':') {
+                    Some(colon) => format!("{}:***{host}", &userinfo[..colon]),
+                    None => format!("{userinfo}{host}"),
+                }
+            }
+            None => authority.to_string(),
+        };
+        let tail = match tail.find('?') {
+            Some(q) => {
+                let (path, query) = tail.split_at(q + 1);
+                let (query, fragment) = query.split_at(query.find('#').unwrap_or(query.len()));
+                let query: Vec<String> = query
+                    .split('&')
+                    .map(|pair| match pair.split_once('=') {
+                        Some((k, _)) if k.to_ascii_lowercase().contains("password") => {
+                            format!("{k}=***")
+                        }
+                        _ => pair.to_string(),
+                    })
+                    .collect();
+                format!("{path}{}{fragment}", query.join("&"))
+            }
+            None => tail.to_string(),
+        };
+        format!("{}{authority}{tail}", &s[..scheme_end])
+    }
+}
+
+impl fmt::Display for PgUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for PgUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PgUrl({})", self.redacted())
     }
 }
 
@@ -540,7 +699,8 @@ impl Store {
             tracing::info!("creating a new run store at {location}");
         }
         let backend: Box<dyn Backend> = match location {
-            StoreLocation::Sqlite(path) => Box::new(sqlite::SqliteStore::open(path)?),
+            StoreLocation::Sqlite(path) => Box::new(sqlite::open(path)?),
+            StoreLocation::Postgres(url) => Box::new(postgres::open(url)?),
         };
         Ok(Store { backend, liveness })
     }
@@ -581,88 +741,28 @@ impl std::ops::Deref for Store {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::eval::metrics::evaluate;
-
-    fn new_run(name: &str) -> NewRun {
-        NewRun {
-            name: name.into(),
-            spec_toml: "name = \"x\"\n".into(),
-            spec_hash: "abc".into(),
-            seed: 7,
-            git_commit: None,
-            git_dirty: None,
-            crate_version: "0.1.0".into(),
-            host: "h".into(),
-            device: "cpu".into(),
-            headline_model: ModelName::Baseline,
-            params: vec![("seed".into(), "7".into())],
-            cell: None,
-        }
-    }
-
-    /// Run 2 has no process: it was killed.
-    struct OnlyFirstAlive;
-
-    impl Liveness for OnlyFirstAlive {
-        fn is_alive(&self, run: RunId) -> bool {
-            run == RunId(1)
-        }
-    }
+    use super::PgUrl;
 
     #[test]
-    fn a_run_round_trips_and_a_dead_running_run_reads_interrupted() {
-        let dir = tempfile::tempdir().unwrap();
-        let at = StoreLocation::Sqlite(dir.path().join("sub/agf.sqlite"));
-        let store = Store::open(&at, Box::new(OnlyFirstAlive)).unwrap();
-        let a = store.start_run(&new_run("first")).unwrap();
-        let b = store.start_run(&new_run("second")).unwrap();
-        let c = store.start_run(&new_run("third")).unwrap();
-        assert_eq!((a, b, c), (RunId(1), RunId(2), RunId(3)));
-        store.record_classes(a, &["x".into(), "y".into()]).unwrap();
-        let e = evaluate(&[0.9, 0.1, 0.2, 0.8, 0.6, 0.4], &[0, 1, 1], 2, 1e-8);
-        store
-            .record_evaluation(a, &ModelName::Baseline, SplitKey::Test, &e)
-            .unwrap();
-        let epoch = Epoch {
-            epoch: 1,
-            train_loss: 0.5,
-            validation_loss: f64::NAN,
-            learning_rate: Some(0.1),
-            task: Some("genre".into()),
-        };
-        store.record_epoch(a, &ModelName::Baseline, &epoch).unwrap();
-        store.finish_run(a, RunEnd::Done).unwrap();
-        store.finish_run(c, RunEnd::Failed("boom")).unwrap();
-
-        let runs = store.runs().unwrap();
-        assert_eq!(runs.len(), 3);
-        assert_eq!(runs[0].status, RunStatus::Done);
-        assert_eq!(runs[1].status, RunStatus::Interrupted);
-        assert_eq!(runs[2].status, RunStatus::Failed);
-        assert_eq!(store.written_run(b).unwrap().status, RunStatus::Running);
-        assert_eq!(store.run(b).unwrap().status, RunStatus::Interrupted);
-        assert_eq!(store.run(c).unwrap().error.as_deref(), Some("boom"));
-        assert!((runs[0].log_loss.unwrap() - e.log_loss).abs() < 1e-12);
-        assert_eq!(runs[0].macro_f1, Some(e.macro_f1));
-        assert_eq!(runs[2].log_loss, None);
-
-        let cm = store.confusion(None).unwrap().unwrap();
-        assert_eq!(cm.run, a);
-        assert_eq!(cm.model, ModelName::Baseline);
-        assert_eq!(cm.matrix, vec![vec![1, 0], vec![1, 1]]);
-        let back = store.epochs(a, &ModelName::Baseline).unwrap();
-        assert_eq!(back.len(), 1);
-        assert!(back[0].validation_loss.is_nan());
-        assert_eq!((back[0].epoch, back[0].task.as_deref()), (1, Some("genre")));
-        assert_eq!(store.epoch_models(a).unwrap(), vec![ModelName::Baseline]);
-        assert!(matches!(
-            store.confusion(Some(RunId(9))),
-            Err(StoreError::NoSuchRun { .. })
-        ));
-        // Reopening applies no migration twice and keeps the data.
-        drop(store);
-        let store = Store::open(&at, Box::new(OnlyFirstAlive)).unwrap();
-        assert_eq!(store.runs().unwrap().len(), 3);
+    fn a_postgres_url_shows_no_password() {
+        for (url, shown) in [
+            (
+                "postgres://agf:s3cret@db.example:5432/runs",
+                "postgres://agf:***@db.example:5432/runs",
+            ),
+            (
+                "postgresql://agf@db/runs?sslmode=require&password=s3cret",
+                "postgresql://agf@db/runs?sslmode=require&password=***",
+            ),
+            ("postgres://a:b:c@h/d", "postgres://a:***@h/d"),
+            ("postgres://h/d", "postgres://h/d"),
+            ("postgres://u:p@h", "postgres://u:***@h"),
+        ] {
+            let u = PgUrl::parse(url).unwrap();
+            assert_eq!(u.to_string(), shown);
+            assert!(!format!("{u:?}").contains("s3cret"));
+            assert_eq!(u.secret(), url);
+        }
+        assert!(PgUrl::parse("runs/agf.sqlite").is_none());
     }
 }

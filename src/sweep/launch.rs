@@ -49,8 +49,10 @@ pub struct Local {
     pub lease: Duration,
     /// The `agf` binary.
     pub exe: PathBuf,
-    /// Global arguments every worker gets (`--db`, `--runs`, `--cache`).
+    /// Global arguments every worker gets (`--runs`, `--cache`).
     pub args: Vec<String>,
+    /// Environment every worker gets (`AGF_DB`: a store URL may hold a password).
+    pub env: Vec<(String, String)>,
     /// Where each worker's log goes (`worker-N.log`).
     pub logs: PathBuf,
 }
@@ -149,6 +151,7 @@ fn spawn(name: &str, local: &Local, n: usize) -> Result<Child, SweepError> {
     let err = log.try_clone().map_err(SweepError::Spawn)?;
     Command::new(&local.exe)
         .args(&local.args)
+        .envs(local.env.iter().map(|(k, v)| (k, v)))
         .args(["sweep", "worker", name, "--lease"])
         .arg(local.lease.as_secs_f64().to_string())
         .stdin(Stdio::null())

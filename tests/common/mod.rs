@@ -195,3 +195,58 @@ pub fn floats(v: &serde_json::Value) -> Vec<f64> {
         .map(|x| x.as_f64().unwrap())
         .collect()
 }
+
+/// A fresh, empty PostgreSQL database on the test server (`AGF_TEST_POSTGRES`, which
+/// `scripts/pg-test-server.sh` exports), as a URL with the role's password; `None`, said on
+/// stderr, where there is no server, unless `AGF_REQUIRE_POSTGRES=1` (CI) makes that a
+/// failure.
+pub fn pg_database(test: &str) -> Option<String> {
+    let Ok(server) = std::env::var("AGF_TEST_POSTGRES") else {
+        if std::env::var("AGF_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+            panic!("AGF_REQUIRE_POSTGRES=1 but AGF_TEST_POSTGRES is not set");
+        }
+        eprintln!(
+            "{test}: skipped on PostgreSQL: no server (AGF_TEST_POSTGRES unset; \
+             `eval \"$(scripts/pg-test-server.sh start /tmp/agf-pg)\"` starts one)"
+        );
+        return None;
+    };
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let name = format!(
+        "agf_{}_{}_{}",
+        test.to_ascii_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect::<String>(),
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&server)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach the test server: {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    });
+    let base = server
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .expect("a URL ending in a database");
+    Some(format!("{base}/{name}"))
+}
+
+/// Open the store at `location` (created if needed), its run folders in `dir`.
+pub fn open_at(location: &str, dir: &Path) -> Store {
+    Store::open(
+        &StoreLocation::parse(location),
+        Box::new(RunFolders::new(dir)),
+    )
+    .unwrap()
+}
