@@ -258,21 +258,72 @@ fn sweep(places: &cli::args::Places, what: SweepCommand) -> Result<()> {
             overrides,
             workers,
             retries,
+            slurm,
         } => {
             let sweep = Sweep::load(&spec, &overrides)?;
             let store = open_store(places)?;
             let cells = launch::record(&sweep, &store, &cache, retries)?;
             print::sweep_header(&sweep, &cells);
-            finish_sweep(places, &store, &sweep.name, &workers)
+            match slurm.slurm {
+                true => submit_to_slurm(places, &store, &sweep.name, &workers, &slurm),
+                false => finish_sweep(places, &store, &sweep.name, &workers),
+            }
         }
-        SweepCommand::Retry { name, workers } => {
+        SweepCommand::Retry {
+            name,
+            workers,
+            slurm,
+        } => {
             let store = existing_store(places)?;
             if store.cells(&name)?.is_empty() {
                 return Err(agf::sweep::SweepError::NoSuchSweep { name }.into());
             }
+            if slurm.slurm
+                && agf::sweep::slurm::Mode::of(&places.store) == agf::sweep::slurm::Mode::Bundles
+            {
+                // What finished since is merged first, so only what did not is resubmitted.
+                agf::sweep::bundle::collect(&store, &places.runs, &name)?;
+            }
             let n = store.retry_failed(&name)?;
             println!("{n} failed cells of {name} back in the queue");
-            finish_sweep(places, &store, &name, &workers)
+            match slurm.slurm {
+                true => submit_to_slurm(places, &store, &name, &workers, &slurm),
+                false => finish_sweep(places, &store, &name, &workers),
+            }
+        }
+        SweepCommand::Cancel { name } => {
+            let ids = agf::sweep::slurm::cancel(&places.runs, &name)?;
+            println!("cancelled Slurm jobs {} of sweep {name}", ids.join(", "));
+            Ok(())
+        }
+        SweepCommand::Collect { name } => {
+            let store = existing_store(places)?;
+            let c = agf::sweep::bundle::collect(&store, &places.runs, &name)?;
+            println!(
+                "collected sweep {name}: {} cells done, {} failed, {} done before; {} not finished{}",
+                c.done,
+                c.failed,
+                c.already,
+                c.unfinished.len(),
+                if c.unfinished.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (cells {}: `agf sweep retry {name} --slurm` runs them again)",
+                        c.unfinished
+                            .iter()
+                            .map(|n| n.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            );
+            Ok(())
+        }
+        SweepCommand::Cell { name, number } => {
+            let run = agf::sweep::bundle::run_cell(&places.runs, &cache, &name, number)?;
+            println!("cell {number} of {name}: run {run} done");
+            Ok(())
         }
         SweepCommand::Worker { name, lease } => {
             let store = existing_store(places)?;
@@ -297,12 +348,76 @@ fn sweep(places: &cli::args::Places, what: SweepCommand) -> Result<()> {
             if cells.is_empty() {
                 return Err(agf::sweep::SweepError::NoSuchSweep { name }.into());
             }
-            print::sweep_status(&name, &cells, &store.runs()?, format)
+            print::sweep_status(&name, &cells, &store.runs()?, format)?;
+            if matches!(format, Format::Table) {
+                print::slurm_status(&places.runs, &name, &cells);
+            }
+            Ok(())
         }
     }
 }
 
 /// Run what is left of a recorded sweep with local workers, then print how it stands.
+/// Submit the sweep's cells that are not done to Slurm (an array and a report job).
+fn submit_to_slurm(
+    places: &cli::args::Places,
+    store: &Store,
+    name: &str,
+    workers: &cli::args::WorkerArgs,
+    slurm: &cli::args::SlurmArgs,
+) -> Result<()> {
+    use agf::sweep::slurm;
+    let left: Vec<_> = store
+        .cells(name)?
+        .into_iter()
+        .filter(|c| c.status != agf::store::CellStatus::Done)
+        .collect();
+    if left.is_empty() {
+        println!("every cell of {name} is done; nothing to submit");
+        return Ok(());
+    }
+    let resources = slurm::Resources {
+        partition: slurm.partition.clone(),
+        gpus_per_task: slurm.gpus_per_task,
+        cpus_per_task: slurm.cpus_per_task,
+        mem: slurm.mem.clone(),
+        time: slurm.time.clone(),
+        max_parallel: slurm.max_parallel,
+        sbatch_args: slurm.sbatch_args.clone(),
+    };
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let store_location = match &places.store {
+        agf::store::StoreLocation::Sqlite(p) => agf::store::StoreLocation::Sqlite(absolute(p)),
+        other => other.clone(),
+    };
+    let at = slurm::Places {
+        exe: std::env::current_exe().context("finding the agf binary for the tasks")?,
+        store: store_location,
+        runs: absolute(&places.runs),
+        cache: absolute(&places.cache),
+        report: absolute(&workers.report),
+        lease: seconds(workers.lease)?,
+    };
+    let s = slurm::submit(name, &left, &resources, &at)?;
+    let mode = match s.array.mode {
+        slurm::Mode::Shared => "workers claiming from the shared store",
+        slurm::Mode::Bundles => "one cell each, into bundles merged by the report job",
+    };
+    println!(
+        "submitted Slurm job {} (array {}, {} tasks: {mode}) and report job {} (after it ends); script {}",
+        s.array.id,
+        s.array.array.as_deref().unwrap_or(""),
+        s.tasks,
+        s.report.id,
+        s.array.script.display()
+    );
+    println!(
+        "`agf sweep status {name}` follows it; the report goes to {}",
+        workers.report.display()
+    );
+    Ok(())
+}
+
 fn finish_sweep(
     places: &cli::args::Places,
     store: &Store,

@@ -279,6 +279,8 @@ pub enum SweepCommand {
         /// Failed attempts a cell may have before it is left failed, after the first.
         #[arg(long, default_value_t = 1)]
         retries: u32,
+        #[command(flatten)]
+        slurm: SlurmArgs,
     },
     /// The cells, the distinct stage computations they need (and how many are cached) and
     /// the order that unblocks the most cells first; runs nothing.
@@ -300,12 +302,51 @@ pub enum SweepCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Put a sweep's failed cells back in the queue and run them.
+    /// Put a sweep's failed cells back in the queue and run them (with --slurm: submit an
+    /// array for the failed and lost cells only).
     Retry {
         name: String,
         #[command(flatten)]
         workers: WorkerArgs,
+        #[command(flatten)]
+        slurm: SlurmArgs,
     },
+    /// Cancel the sweep's Slurm jobs (scancel).
+    Cancel { name: String },
+    /// Merge the cells' bundles of a Slurm sweep without a shared store into this store
+    /// (idempotent; the report job runs it too).
+    Collect { name: String },
+    /// Run one cell into its bundle (what a Slurm array task of a sweep without a shared
+    /// store runs).
+    #[command(hide = true)]
+    Cell { name: String, number: i64 },
+}
+
+/// Running a sweep on a Slurm cluster.
+#[derive(Args, Clone, Default)]
+pub struct SlurmArgs {
+    /// Submit the cells to Slurm as a job array (and a report job chained after it)
+    /// instead of running local workers; the script is kept in the sweep's folder.
+    #[arg(long)]
+    pub slurm: bool,
+    #[arg(long, requires = "slurm")]
+    pub partition: Option<String>,
+    #[arg(long, requires = "slurm")]
+    pub gpus_per_task: Option<u32>,
+    #[arg(long, requires = "slurm")]
+    pub cpus_per_task: Option<u32>,
+    /// Memory per node, as sbatch takes it (`16G`).
+    #[arg(long, requires = "slurm")]
+    pub mem: Option<String>,
+    /// Time limit per task, as sbatch takes it (`4:00:00`).
+    #[arg(long, requires = "slurm")]
+    pub time: Option<String>,
+    /// Array tasks running at once (the array's `%P`).
+    #[arg(long, requires = "slurm")]
+    pub max_parallel: Option<u32>,
+    /// Any other sbatch option, one per use (`--sbatch-arg=--account=mir`).
+    #[arg(long = "sbatch-arg", requires = "slurm", allow_hyphen_values = true)]
+    pub sbatch_args: Vec<String>,
 }
 
 #[derive(Args)]

@@ -1076,3 +1076,117 @@ fn print_matrix(classes: &[String], m: &[Vec<f64>], w: usize) {
         println!();
     }
 }
+
+/// A sweep's Slurm jobs with each task's state and, for cells not done, the task that ran
+/// them with the tail of its log.
+pub fn slurm_status(runs: &std::path::Path, name: &str, cells: &[agf::store::Cell]) {
+    use agf::sweep::slurm;
+    let jobs = slurm::jobs(runs, name);
+    if jobs.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "Slurm jobs (scripts and logs in {}):",
+        slurm::folder(runs, name).display()
+    );
+    // Each cell's task: in bundle mode task N of the newest array holding N, in shared
+    // mode the task its worker named.
+    let mut task_of: std::collections::BTreeMap<i64, (String, String)> = Default::default();
+    for job in &jobs {
+        let states = slurm::states(&job.id);
+        let summary = if states.is_empty() {
+            "finished (Slurm no longer lists it)".to_string()
+        } else {
+            let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+            for s in states.values() {
+                *counts.entry(s.as_str()).or_default() += 1;
+            }
+            counts
+                .iter()
+                .map(|(s, n)| format!("{n} {s}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "  {:<10} {:<7} {:<12} {summary}",
+            job.id,
+            job.kind,
+            job.array.as_deref().unwrap_or("-")
+        );
+        if job.kind == "array" && job.mode == slurm::Mode::Bundles {
+            for (task, state) in &states {
+                if let Ok(n) = task.parse::<i64>() {
+                    task_of.insert(n, (format!("{}_{task}", job.id), state.clone()));
+                }
+            }
+            // Tasks Slurm forgot still name their logs.
+            for c in cells {
+                task_of
+                    .entry(c.number)
+                    .or_insert_with(|| (format!("{}_{}", job.id, c.number), "-".into()));
+            }
+        }
+    }
+    for c in cells.iter().filter(|c| c.status != CellStatus::Done) {
+        let task = c
+            .worker
+            .as_deref()
+            .and_then(|w| w.split_once(" slurm:"))
+            .map(|(_, t)| (t.to_string(), String::new()))
+            .or_else(|| task_of.get(&c.number).cloned());
+        let Some((task, state)) = task else {
+            continue;
+        };
+        let (job, index) = task.split_once('_').unwrap_or((&task, ""));
+        let log = slurm::task_log(runs, name, job, index);
+        let went_wrong = c.status == CellStatus::Failed
+            || c.error.is_some()
+            || [
+                "FAILED",
+                "CANCELLED",
+                "TIMEOUT",
+                "OUT_OF_MEMORY",
+                "NODE_FAIL",
+                "PREEMPTED",
+            ]
+            .iter()
+            .any(|s| state.starts_with(s));
+        if !went_wrong {
+            println!(
+                "cell {} ({}): Slurm task {task}{}",
+                c.number,
+                c.status,
+                if state.is_empty() || state == "-" {
+                    String::new()
+                } else {
+                    format!(" {state}")
+                }
+            );
+            continue;
+        }
+        println!(
+            "cell {} ({}): Slurm task {task}{}{}",
+            c.number,
+            c.status,
+            if state.is_empty() || state == "-" {
+                String::new()
+            } else {
+                format!(" {state}")
+            },
+            c.error
+                .as_deref()
+                .map(|e| format!("; {e}"))
+                .unwrap_or_default()
+        );
+        match slurm::tail(&log, 5) {
+            Some(t) if !t.is_empty() => {
+                println!("  {}:", log.display());
+                for line in t.lines() {
+                    println!("  | {line}");
+                }
+            }
+            _ => println!("  (no log at {})", log.display()),
+        }
+    }
+}

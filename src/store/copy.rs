@@ -3,11 +3,12 @@
 //! can come home and be reported there.
 //!
 //! Runs get new ids in the target; a copied cell points at its run's new id. Copying again
-//! copies only what is new: a run is known by its spec hash, start time, host and name. A
-//! run is written with status `queued` and given its own status last, so a copy killed
-//! half-way leaves a run that the next copy removes and copies again.
+//! copies only what is new: a run is known by its spec hash, start time, host and name, and
+//! copied again when it ended differently since (it was resumed). A run is written with
+//! status `queued` and given its own status last, so a copy killed half-way leaves a run
+//! that the next copy removes and copies again.
 
-use super::{Backend, CellStatus, RunId, RunStatus, Store, StoreError};
+use super::{Backend, CellStatus, RunId, RunRecord, RunStatus, Store, StoreError};
 use crate::record::{ModelName, SplitKey};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -56,29 +57,49 @@ pub fn copy(from: &Store, to: &Store) -> Result<Copied, StoreError> {
             done.running += 1;
             continue;
         }
-        let record = from.run_record(summary.id)?;
-        if let Some(there) = to.find_run(&record)? {
-            if to.run_record(there)?.status != RunStatus::Queued.as_str() {
-                done.present += 1;
-                continue;
-            }
-            tracing::info!(
-                "run {there} of {} is a copy that did not finish; copying again",
-                to.location()
-            );
-            to.delete_run(there)?;
-        }
         let cell = cell_of.get(&summary.id);
-        let id = to.import_run(
-            &record,
-            &from.params(summary.id)?,
+        match copy_run(
+            from,
+            summary.id,
+            to,
             cell.map(|(s, h)| (s.as_str(), h.as_str())),
-        )?;
-        copy_results(&**from, summary.id, &**to, id)?;
-        to.set_run_status(id, &record.status)?;
-        done.runs += 1;
+        )? {
+            (_, true) => done.runs += 1,
+            (_, false) => done.present += 1,
+        }
     }
     Ok(done)
+}
+
+/// Copy run `run` of `from` into `to` (attached to the cell `(sweep, spec hash)` there),
+/// unless `to` has it already; returns its id in `to` and whether it was copied now.
+pub fn copy_run(
+    from: &Store,
+    run: RunId,
+    to: &Store,
+    cell: Option<(&str, &str)>,
+) -> Result<(RunId, bool), StoreError> {
+    let record = from.run_record(run)?;
+    if let Some(there) = to.find_run(&record)? {
+        // The same run as copied before, unless it ended differently since (resumed and
+        // ended again) or its copy did not finish; heartbeats are the copy's own.
+        let same = |r: &RunRecord| RunRecord {
+            heartbeat_at: None,
+            ..r.clone()
+        };
+        if same(&to.run_record(there)?) == same(&record) {
+            return Ok((there, false));
+        }
+        tracing::info!(
+            "run {there} of {} is an older or unfinished copy; copying again",
+            to.location()
+        );
+        to.delete_run(there)?;
+    }
+    let id = to.import_run(&record, &from.params(run)?, cell)?;
+    copy_results(&**from, run, &**to, id)?;
+    to.set_run_status(id, &record.status)?;
+    Ok((id, true))
 }
 
 /// Everything recorded for run `a` of `from` as run `b` of `to`.

@@ -509,6 +509,14 @@ pub trait Backend: Send + Sync {
     fn sweep(&self, name: &str) -> Result<Option<NewSweep>, StoreError>;
     /// Insert cells as they are, without their runs (cells already there are kept).
     fn copy_cells(&self, sweep: &str, cells: &[Cell]) -> Result<(), StoreError>;
+    /// Settle a cell whose run ran elsewhere (a Slurm bundle): its status and, for a
+    /// failure (counted), its error; no claim.
+    fn set_cell(
+        &self,
+        cell: CellId,
+        status: CellStatus,
+        error: Option<&str>,
+    ) -> Result<(), StoreError>;
 }
 
 /// A run's row, every column, as a copy between stores carries it.
@@ -688,6 +696,18 @@ impl Store {
             });
         }
         Store::open(location, liveness)
+    }
+
+    /// A sweep cell's bundle: a SQLite store of its own with rollback journaling (it lies
+    /// on a shared file system; [`sqlite::open_bundle`]).
+    pub fn open_bundle(
+        path: &std::path::Path,
+        liveness: Box<dyn Liveness>,
+    ) -> Result<Store, StoreError> {
+        Ok(Store {
+            backend: Box::new(sqlite::open_bundle(path)?),
+            liveness,
+        })
     }
 
     /// Open (creating if needed) the store at `location`, its schema brought up to date.

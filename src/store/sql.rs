@@ -1320,6 +1320,29 @@ macro_rules! sql_backend {
                 )
             }
 
+            fn set_cell(
+                &self,
+                cell: CellId,
+                status: CellStatus,
+                error: Option<&str>,
+            ) -> Result<(), StoreError> {
+                self.run("settling a cell", || async move {
+                    sqlx::query(
+                        "UPDATE cells SET status = $1, error = $2, lease_until = NULL,
+                                worker = NULL, updated_at = $3,
+                                failures = failures + CASE WHEN $2 IS NULL THEN 0 ELSE 1 END
+                         WHERE id = $4",
+                    )
+                    .bind(status.as_str())
+                    .bind(error)
+                    .bind(now())
+                    .bind(cell)
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+                })
+            }
+
             fn copy_cells(&self, sweep: &str, cells: &[Cell]) -> Result<(), StoreError> {
                 insert_rows(
                     self,

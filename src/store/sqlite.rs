@@ -27,6 +27,16 @@ super::sql::sql_backend!(sqlx::Sqlite, claim = CLAIM, epoch_models = EPOCH_MODEL
 
 /// Open (creating if needed) the store at `path` and bring its schema up to date.
 pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+    open_with(path, SqliteJournalMode::Wal)
+}
+
+/// A sweep cell's bundle on a shared file system: rollback journaling, which needs only
+/// file locks, where WAL needs memory shared between the processes that open it.
+pub fn open_bundle(path: &Path) -> Result<SqliteStore, StoreError> {
+    open_with(path, SqliteJournalMode::Delete)
+}
+
+fn open_with(path: &Path, journal: SqliteJournalMode) -> Result<SqliteStore, StoreError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
             path: path.to_path_buf(),
@@ -40,7 +50,7 @@ pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
+        .journal_mode(journal)
         .busy_timeout(Duration::from_secs(30))
         .foreign_keys(true);
     let location = path.display().to_string();

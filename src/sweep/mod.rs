@@ -8,8 +8,10 @@
 //! stage a cell shares with another is computed once: the stage cache serves the others,
 //! and its locks make them wait for it rather than compute it again.
 
+pub mod bundle;
 pub mod launch;
 pub mod plan;
+pub mod slurm;
 pub mod worker;
 
 use crate::spec::sweep::{describe, Pair, SweepFile};
@@ -35,6 +37,10 @@ pub enum SweepError {
     Spawn(#[source] std::io::Error),
     #[error("{0} declares a [sweep]: `agf sweep run` runs its cells")]
     DeclaresSweep(std::path::PathBuf),
+    #[error("{0}")]
+    Slurm(String),
+    #[error("cell {number} failed: {reason}")]
+    Cell { number: i64, reason: String },
 }
 
 fn render(path: &Path, problems: &[Problem]) -> String {

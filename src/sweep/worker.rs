@@ -30,13 +30,41 @@ pub struct WorkerReport {
     pub failed: usize,
 }
 
-/// This process's name in claims: host and process id.
+/// This process's name in claims: host and process id, and under Slurm the array task
+/// (`slurm:<job>_<task>`), which `agf sweep status` shows beside the cell.
 pub fn worker_id() -> String {
-    format!(
+    let mut id = format!(
         "{}:{}",
         gethostname::gethostname().to_string_lossy(),
         std::process::id()
-    )
+    );
+    if let (Ok(job), Ok(task)) = (
+        std::env::var("SLURM_ARRAY_JOB_ID"),
+        std::env::var("SLURM_ARRAY_TASK_ID"),
+    ) {
+        id.push_str(&format!(" slurm:{job}_{task}"));
+    }
+    id
+}
+
+/// Set by SIGTERM: the scheduler is ending this worker (time limit, preemption, scancel).
+static TERMINATING: AtomicBool = AtomicBool::new(false);
+
+#[cfg(unix)]
+extern "C" fn on_sigterm(_: libc::c_int) {
+    // Only an atomic store: all a signal handler may safely do.
+    TERMINATING.store(true, Ordering::SeqCst);
+}
+
+/// On SIGTERM the heartbeat hands the cell back at once (its lease expired, so another
+/// worker resumes it from its checkpoints without waiting out the lease) and the process
+/// exits; Slurm's SIGKILL would otherwise come after its KillWait with the lease still held.
+fn hand_back_on_sigterm() {
+    #[cfg(unix)]
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_sigterm as *const () as libc::sighandler_t);
+    }
 }
 
 fn now_ms() -> i64 {
@@ -48,7 +76,12 @@ pub fn work(sweep: &str, ws: Workspace, cfg: &WorkerConfig) -> Result<WorkerRepo
     let me = worker_id();
     let lease = cfg.lease.as_millis() as i64;
     let mut report = WorkerReport::default();
+    hand_back_on_sigterm();
     loop {
+        if TERMINATING.load(Ordering::SeqCst) {
+            tracing::warn!("{me}: terminated between cells");
+            std::process::exit(143);
+        }
         reclaim_dead(ws.store, sweep)?;
         let Some(cell) = ws
             .store
@@ -165,6 +198,13 @@ impl Heartbeat {
             let mut waited = Duration::ZERO;
             while !flag.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(100));
+                if TERMINATING.load(Ordering::SeqCst) {
+                    tracing::warn!("cell {id}: terminated; handing the cell back");
+                    if let Err(e) = store.expire_lease(id) {
+                        tracing::warn!("heartbeat: {}", crate::errors::one_line(&e));
+                    }
+                    std::process::exit(143);
+                }
                 waited += Duration::from_millis(100);
                 if waited < step {
                     continue;
