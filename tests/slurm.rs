@@ -392,3 +392,89 @@ fn a_cancelled_task_is_retried_and_a_failing_task_shows_its_job_and_log() {
         "{status}"
     );
 }
+
+/// With a shared store, a worker that Slurm ends (SIGTERM) hands its cell back at once:
+/// the array's next task takes the cell up again and resumes its run, without waiting out
+/// the lease, and the sweep finishes with the metrics of the local one.
+#[test]
+fn a_shared_store_worker_ended_by_slurm_hands_its_cell_back() {
+    if !slurm_here("slurm sigterm") {
+        return;
+    }
+    let Some(url) = common::pg_database("sigterm") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let text = SLOW.replace("[20, 3]", "[20]");
+    let spec = write(dir.path(), "slow.toml", &text);
+    let reference = local_reference(dir.path(), &spec, "slow");
+    assert_eq!(reference.len(), 2);
+    let runs = dir.path().join("runs");
+    let cmd = |args: &[&str]| {
+        agf_cmd(Path::new(&url))
+            .env("RUST_LOG", "info")
+            .args(["--runs", runs.to_str().unwrap()])
+            .args(["--cache", dir.path().join("cache").to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // One task at a time; the lease (10 minutes) outlasts the test unless handed back.
+    let o = cmd(&[
+        "sweep",
+        "run",
+        spec.to_str().unwrap(),
+        "--slurm",
+        "--max-parallel",
+        "1",
+        "--lease",
+        "600",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (array, report_job) = jobs(&runs, "slow");
+    let store = common::open_at(&url, &runs);
+    let started = Instant::now();
+    loop {
+        let cell = store
+            .cells("slow")
+            .unwrap()
+            .into_iter()
+            .find(|c| c.number == 1)
+            .unwrap();
+        let training = cell
+            .run_id
+            .map(|r| runs.join(format!("{}/checkpoints", r.0)).exists())
+            .unwrap_or(false);
+        if training {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "cell 1 never started training"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let o = Command::new("scancel")
+        .arg(format!("{array}_1"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    wait_for(&array);
+    wait_for(&report_job);
+    let log =
+        std::fs::read_to_string(runs.join(format!("sweeps/slow/slurm/{array}_1.log"))).unwrap();
+    assert!(log.contains("handing the cell back"), "{log}");
+    let cells = store.cells("slow").unwrap();
+    assert!(
+        cells.iter().all(|c| c.status == CellStatus::Done),
+        "{cells:?}"
+    );
+    let cell1 = cells.iter().find(|c| c.number == 1).unwrap();
+    assert_eq!(cell1.attempts, 2, "taken up again by the next task");
+    assert_eq!(
+        store.runs().unwrap().len(),
+        2,
+        "cell 1's run resumed, not started again"
+    );
+    assert_eq!(metrics(&store, "slow"), reference);
+}
