@@ -507,7 +507,8 @@ pub trait Backend: Send + Sync {
     fn record_confusion_cells(&self, run: RunId, rows: &[ConfusionRow]) -> Result<(), StoreError>;
     /// A sweep's row, if there is one.
     fn sweep(&self, name: &str) -> Result<Option<NewSweep>, StoreError>;
-    /// Insert cells as they are, without their runs (cells already there are kept).
+    /// Insert cells as they are, without their runs; a cell whose hash or number the sweep
+    /// has already is kept as it is there.
     fn copy_cells(&self, sweep: &str, cells: &[Cell]) -> Result<(), StoreError>;
     /// Settle a cell whose run ran elsewhere (a Slurm bundle): its status and, for a
     /// failure (counted), its error; no claim.

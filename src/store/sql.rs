@@ -1351,7 +1351,7 @@ macro_rules! sql_backend {
                                         status, attempts, failures, max_failures, error,
                                         updated_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                     ON CONFLICT (sweep, spec_hash) DO NOTHING",
+                     ON CONFLICT DO NOTHING",
                     cells,
                     move |q, c| {
                         q.bind(sweep)
