@@ -50,6 +50,11 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> Result<()> {
+    // A kernel choice agf does not know is refused before anything runs.
+    let kernels = agf::simd::Kernels::from_env().map_err(anyhow::Error::msg)?;
+    if kernels == agf::simd::Kernels::Candle {
+        tracing::info!("AGF_KERNELS=candle: candle's ops serve the CPU (the GPU's code path)");
+    }
     let places = cli.places();
     match cli.command {
         Command::Run {

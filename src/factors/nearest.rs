@@ -20,7 +20,9 @@ pub enum Nearest {
 impl Nearest {
     pub fn new(c: &[f32], dim: usize, device: &Device) -> candle_core::Result<Self> {
         Ok(match device {
-            Device::Cpu => Nearest::Cpu(CpuNearest::new(c, dim)),
+            Device::Cpu if crate::simd::kernels() == crate::simd::Kernels::Fused => {
+                Nearest::Cpu(CpuNearest::new(c, dim))
+            }
             _ => Nearest::Tensor(TensorNearest::new(c, dim, device)?),
         })
     }

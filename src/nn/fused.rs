@@ -11,16 +11,18 @@
 //!
 //! Sums that cross threads are reduced in a fixed order (fixed chunks, summed in chunk order),
 //! so results do not depend on the number of threads or on work stealing. On other devices the
-//! layers use candle's own ops; these kernels are CPU only.
+//! layers use candle's own ops; these kernels are CPU only. `AGF_KERNELS=candle` makes the
+//! CPU take the other devices' path too, so that it is tested without a GPU.
 
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape};
 use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 use std::sync::OnceLock;
 
-/// Whether the fused kernels serve tensors on `dev`.
+/// Whether the fused kernels serve tensors on `dev`: on the CPU, unless candle's ops are
+/// asked for there ([`crate::simd::Kernels`]).
 pub fn applies(dev: &Device) -> bool {
-    dev.is_cpu()
+    dev.is_cpu() && crate::simd::kernels() == crate::simd::Kernels::Fused
 }
 
 fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
