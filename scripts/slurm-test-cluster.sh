@@ -5,7 +5,7 @@
 # task plugin, no accounting). Run as root.
 #
 #   eval "$(scripts/slurm-test-cluster.sh start DIR)"   # exports SLURM_CONF, AGF_TEST_SLURM
-#   scripts/slurm-test-cluster.sh stop DIR
+#   scripts/slurm-test-cluster.sh stop DIR              # and munged, if start started it
 set -euo pipefail
 cmd=${1:?start or stop}
 dir=${2:?the cluster folder}
@@ -27,8 +27,10 @@ start)
     chmod 0700 /etc/munge /var/lib/munge /var/log/munge
     chmod 0400 /etc/munge/munge.key
     chmod 0755 /run/munge
+    # A munged already running (the host's own) is used and left alone at stop.
     if ! pgrep -x munged >/dev/null; then
         runuser -u munge -- munged
+        pgrep -x munged >"$dir/munged.pid"
     fi
     node=$(hostname -s)
     cpus=$(nproc)
@@ -78,7 +80,7 @@ CONF
     exit 1
     ;;
 stop)
-    for d in slurmd slurmctld; do
+    for d in slurmd slurmctld munged; do
         if [ -s "$dir/$d.pid" ]; then kill "$(cat "$dir/$d.pid")" 2>/dev/null || true; fi
     done
     ;;

@@ -1152,33 +1152,22 @@ pub fn slurm_status(runs: &std::path::Path, name: &str, cells: &[agf::store::Cel
             ]
             .iter()
             .any(|s| state.starts_with(s));
+        let shown = match state.as_str() {
+            "" | "-" => String::new(),
+            s => format!(" {s}"),
+        };
+        let error = c
+            .error
+            .as_deref()
+            .map(|e| format!("; {e}"))
+            .unwrap_or_default();
+        println!(
+            "cell {} ({}): Slurm task {task}{shown}{error}",
+            c.number, c.status
+        );
         if !went_wrong {
-            println!(
-                "cell {} ({}): Slurm task {task}{}",
-                c.number,
-                c.status,
-                if state.is_empty() || state == "-" {
-                    String::new()
-                } else {
-                    format!(" {state}")
-                }
-            );
             continue;
         }
-        println!(
-            "cell {} ({}): Slurm task {task}{}{}",
-            c.number,
-            c.status,
-            if state.is_empty() || state == "-" {
-                String::new()
-            } else {
-                format!(" {state}")
-            },
-            c.error
-                .as_deref()
-                .map(|e| format!("; {e}"))
-                .unwrap_or_default()
-        );
         match slurm::tail(&log, 5) {
             Some(t) if !t.is_empty() => {
                 println!("  {}:", log.display());

@@ -120,16 +120,10 @@ pub fn baseline(
     let params = logreg_params(&spec.model);
     let seed = spec.training_seed();
     let key = {
-        let mut h = Sha256::new();
-        for (set, idx) in [("train", &index), ("validation", &validation)] {
-            h.update(set.as_bytes());
-            for &i in idx {
-                h.update((i as u64).to_le_bytes());
-                h.update(data.dataset.tracks[i].artist.0.to_le_bytes());
-                h.update((labels[i] as u64).to_le_bytes());
-                for v in row(i) {
-                    h.update(v.to_le_bytes());
-                }
+        let mut h = tracks_digest(data, &index, &validation);
+        for &i in index.iter().chain(&validation) {
+            for v in row(i) {
+                h.update(v.to_le_bytes());
             }
         }
         let what = format!("baseline|{params:?}|{classes}|{folds}|{seed}");
@@ -227,15 +221,7 @@ pub fn nets(
         .collect();
     let y: Vec<usize> = index.iter().map(|&i| labels[i]).collect();
     let key = {
-        let mut h = Sha256::new();
-        for (set, idx) in [("train", &index), ("validation", &inputs.val_idx)] {
-            h.update(set.as_bytes());
-            for &i in idx {
-                h.update((i as u64).to_le_bytes());
-                h.update(data.dataset.tracks[i].artist.0.to_le_bytes());
-                h.update((labels[i] as u64).to_le_bytes());
-            }
-        }
+        let h = tracks_digest(data, &index, &inputs.val_idx);
         let nets: Vec<&str> = trained.keys.iter().map(|k| k.0.as_str()).collect();
         let what = format!(
             "{model:?}|{folds}|{seed}|{}|{:?}",
@@ -376,6 +362,21 @@ pub fn nets(
             cached: false,
         })
     })
+}
+
+/// What every out-of-fold key covers: the training and validation tracks, their artists
+/// (the folds follow them) and the labels the run trained on.
+fn tracks_digest(data: &LoadedData, train: &[usize], validation: &[usize]) -> Sha256 {
+    let mut h = Sha256::new();
+    for (set, idx) in [("train", train), ("validation", validation)] {
+        h.update(set.as_bytes());
+        for &i in idx {
+            h.update((i as u64).to_le_bytes());
+            h.update(data.dataset.tracks[i].artist.0.to_le_bytes());
+            h.update((data.noisy.labels[i] as u64).to_le_bytes());
+        }
+    }
+    h
 }
 
 /// The out-of-fold probabilities under `key` in `cache`, or `compute`d (under the entry's

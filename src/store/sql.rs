@@ -191,6 +191,21 @@ macro_rules! sql_backend {
              VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (run_id, model, split, name) DO UPDATE SET value = excluded.value";
 
+        /// One per-class score of an evaluation.
+        const CLASS_METRIC_ROW: &str = "INSERT INTO class_metrics
+             (run_id, model, split, class_index, precision, recall, f1, support)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (run_id, model, split, class_index) DO UPDATE SET
+                 precision = excluded.precision, recall = excluded.recall,
+                 f1 = excluded.f1, support = excluded.support";
+
+        /// One non-zero cell of a confusion matrix.
+        const CONFUSION_ROW: &str = "INSERT INTO confusion
+             (run_id, model, split, true_index, predicted_index, count)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (run_id, model, split, true_index, predicted_index)
+             DO UPDATE SET count = excluded.count";
+
         impl Backend for SqlStore<$db> {
             fn location(&self) -> String {
                 self.location.clone()
@@ -411,12 +426,7 @@ macro_rules! sql_backend {
                     .await?;
                     insert_each(
                         &mut tx,
-                        "INSERT INTO class_metrics
-                         (run_id, model, split, class_index, precision, recall, f1, support)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                         ON CONFLICT (run_id, model, split, class_index) DO UPDATE SET
-                             precision = excluded.precision, recall = excluded.recall,
-                             f1 = excluded.f1, support = excluded.support",
+                        CLASS_METRIC_ROW,
                         e.per_class.iter().enumerate(),
                         |q, (c, m)| {
                             q.bind(run)
@@ -439,9 +449,7 @@ macro_rules! sql_backend {
                         .await?;
                     insert_each(
                         &mut tx,
-                        "INSERT INTO confusion
-                         (run_id, model, split, true_index, predicted_index, count)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
+                        CONFUSION_ROW,
                         cells,
                         |q, &(t, p, count)| {
                             q.bind(run)
@@ -1275,12 +1283,7 @@ macro_rules! sql_backend {
                 insert_rows(
                     self,
                     "recording class metrics",
-                    "INSERT INTO class_metrics
-                     (run_id, model, split, class_index, precision, recall, f1, support)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                     ON CONFLICT (run_id, model, split, class_index) DO UPDATE SET
-                         precision = excluded.precision, recall = excluded.recall,
-                         f1 = excluded.f1, support = excluded.support",
+                    CLASS_METRIC_ROW,
                     rows,
                     move |q, m| {
                         q.bind(run)
@@ -1303,11 +1306,7 @@ macro_rules! sql_backend {
                 insert_rows(
                     self,
                     "recording confusion matrices",
-                    "INSERT INTO confusion
-                     (run_id, model, split, true_index, predicted_index, count)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (run_id, model, split, true_index, predicted_index)
-                     DO UPDATE SET count = excluded.count",
+                    CONFUSION_ROW,
                     rows,
                     move |q, c| {
                         q.bind(run)
