@@ -30,7 +30,12 @@ start)
     # A munged already running (the host's own) is used and left alone at stop.
     if ! pgrep -x munged >/dev/null; then
         runuser -u munge -- munged
-        pgrep -x munged >"$dir/munged.pid"
+        # munged forks to daemonise: its own pid file names the daemon.
+        for _ in $(seq 1 50); do
+            [ -s /run/munge/munged.pid ] && break
+            sleep 0.1
+        done
+        cp /run/munge/munged.pid "$dir/munged.pid"
     fi
     node=$(hostname -s)
     cpus=$(nproc)
