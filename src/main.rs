@@ -30,6 +30,15 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // candle runs its elementwise ops on a pool of its own whose threads spin after each op,
+    // beside rayon's, which runs agf's kernels: on the same cores they took turns busy-waiting
+    // (7% of a CPU training step). agf's heavy elementwise work is its own (rayon), so candle's
+    // remaining ops (the optimiser's, small ones) run on the calling thread unless the user
+    // says otherwise. Matrix products are not affected (they follow RAYON_NUM_THREADS).
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // No thread has started yet, so nothing reads the environment concurrently.
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -659,13 +668,23 @@ fn bench(what: Bench) -> Result<()> {
         Bench::Cnn {
             batch,
             steps,
+            repeats,
             device,
             no_torch,
         } => {
             let device = agf::nn::device(device)?;
-            agf::bench::cnn(dir, batch, steps, &device, !no_torch)
+            let b = agf::bench::CnnBench {
+                batch,
+                steps,
+                repeats,
+                torch: !no_torch,
+            };
+            agf::bench::cnn(dir, &b, &device)
         }
-        Bench::Factors(b) => agf::bench::factors(dir, &b.into()),
+        Bench::Factors(b) => {
+            let device = agf::nn::device(b.device)?;
+            agf::bench::factors(dir, &b.into(), &device)
+        }
         Bench::Metadata { rows } => agf::bench::metadata(dir, rows),
         Bench::Audit {
             examples,

@@ -127,7 +127,8 @@ fn write_i64(path: &Path, v: &[i64]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 
-pub fn factors(dir: &Path, b: &FactorBench) -> Result<String, String> {
+/// Run the benchmark, agf's K-Means on `device`.
+pub fn factors(dir: &Path, b: &FactorBench, device: &Device) -> Result<String, String> {
     let io = |e: std::io::Error| e.to_string();
     let mut out = String::new();
     let cores = rayon::current_num_threads();
@@ -152,15 +153,15 @@ pub fn factors(dir: &Path, b: &FactorBench) -> Result<String, String> {
 
     let _ = writeln!(
         out,
-        "K-Means: {n} MFCC frames × {dim} (synthetic world, AGF front end), {} clusters, Lloyd, k-means++, one init, tol 1e-4; {} seeds; {cores} threads",
-        b.clusters, b.seeds
+        "K-Means: {n} MFCC frames × {dim} (synthetic world, AGF front end), {} clusters, Lloyd, k-means++, one init, tol 1e-4; {} seeds; {cores} threads; agf on {}",
+        b.clusters, b.seeds, crate::nn::device_name(device)
     );
     let mut ours = Vec::new();
     for s in 0..b.seeds {
         let mut p = KMeansParams::new(b.clusters, KMeansAlgorithm::Lloyd, s as u64);
         p.max_iter = 300;
         let t = Instant::now();
-        let (_, fit) = KMeans::fit(&vectors, &p, &Device::Cpu).map_err(|e| one_line(&e))?;
+        let (_, fit) = KMeans::fit(&vectors, &p, device).map_err(|e| one_line(&e))?;
         ours.push((t.elapsed().as_secs_f64(), fit.inertia, fit.iterations));
     }
     let summarise = |v: &[(f64, f64, usize)]| {

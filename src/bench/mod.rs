@@ -21,7 +21,7 @@ mod report;
 mod store;
 mod sweep;
 pub use audit::audit;
-pub use cnn::cnn;
+pub use cnn::{cnn, CnnBench};
 pub use factors::{factors, FactorBench};
 pub use report::report;
 pub use store::store;
@@ -79,6 +79,17 @@ out["max_rss_mb"] = peak_mb()
 out["librosa"] = librosa.__version__
 print(json.dumps(out))
 "#;
+
+/// The median of `v` (sorted in place; the mean of the middle two for an even count).
+pub(crate) fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
 
 pub(crate) fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -3,6 +3,7 @@
 //! PostgreSQL: the ceiling the store puts on a sweep of many short cells. Each worker is a
 //! thread with its own connection, as a worker process would have; medians of repeats.
 
+use super::median;
 use crate::record::RunId;
 use crate::store::{CellEnd, Liveness, NewCell, NewSweep, Store, StoreLocation};
 use std::fmt::Write as _;
@@ -127,11 +128,6 @@ impl Drop for Scratch {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 pub fn store(
     dir: &Path,
     workers: usize,
@@ -159,7 +155,7 @@ pub fn store(
                 }
                 per_second.push(claimed as f64 / seconds);
             }
-            let rate = median(per_second);
+            let rate = median(&mut per_second);
             let _ = writeln!(out, "{name:<44} {rate:>9.0} cells/s");
             rates.push((name, rate));
             Ok(())

@@ -3,6 +3,7 @@
 //! each on an empty cache, as a multirun that shares nothing (Hydra's `--multirun`) would.
 //! Both wall times, their ratio, and the stage computations each did.
 
+use super::median;
 use crate::stages::recipe::recipes;
 use crate::sweep::Sweep;
 use std::fmt::Write as _;
@@ -155,16 +156,6 @@ pub fn sweep(exe: &Path, dir: &Path, workers: usize, repeats: usize) -> Result<S
         alone as f64 / shared.max(1) as f64
     );
     Ok(out)
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// Stage computations done: the recipe markers the runs left.

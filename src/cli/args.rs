@@ -382,10 +382,13 @@ pub enum Bench {
     Cnn {
         #[arg(long, default_value_t = 64)]
         batch: usize,
-        /// Timed steps (after one warm-up step).
+        /// Timed steps per repeat (after one warm-up step).
         #[arg(long, default_value_t = 10)]
         steps: usize,
-        /// cpu or cuda:N.
+        /// agf and PyTorch take turns this many times; medians are printed.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// cpu, cuda or cuda:N (PyTorch runs on the same device).
         #[arg(long, default_value = "cpu")]
         device: DeviceSpec,
         /// Skip the PyTorch comparison.
@@ -472,6 +475,9 @@ pub struct FactorArgs {
     /// Skip the scikit-learn comparison.
     #[arg(long)]
     no_sklearn: bool,
+    /// Where agf's K-Means runs: cpu, cuda or cuda:N (scikit-learn runs on the CPU).
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceSpec,
 }
 
 impl From<FactorArgs> for agf::bench::FactorBench {

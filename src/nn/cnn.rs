@@ -239,10 +239,13 @@ impl Cnn {
             if let Some(bn) = &b.bn {
                 h = bn.forward(&h, train)?;
             }
-            h = self.act(&h)?;
+            // Pooling first: ELU and ReLU never reorder values, so the window's maximum after
+            // the activation is the activation of its maximum (the same element, the same
+            // gradient), and the activation then runs on a quarter of the values.
             if let Some([ph, pw]) = b.pool {
                 h = max_pool(&h, ph, pw)?;
             }
+            h = self.act(&h)?;
             if train {
                 h = dropout(&h, b.dropout, rng.as_deref_mut())?;
             }

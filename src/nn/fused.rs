@@ -86,15 +86,7 @@ impl CustomOp1 for Elu {
         let a = self.alpha;
         y.par_chunks_mut(PIECE)
             .zip(x.par_chunks(PIECE))
-            .for_each(|(y, x)| {
-                for (y, &x) in y.iter_mut().zip(x) {
-                    *y = if x > 0.0 {
-                        x
-                    } else {
-                        a * exp_m1_nonpositive(x)
-                    };
-                }
-            });
+            .for_each(|(y, x)| elu_forward(x, y, a));
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
@@ -127,13 +119,28 @@ impl CustomOp2 for EluGrad {
         let a = self.alpha;
         dx.par_chunks_mut(PIECE)
             .zip(y.par_chunks(PIECE).zip(g.par_chunks(PIECE)))
-            .for_each(|(dx, (y, g))| {
-                for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
-                    // For x ≤ 0, d elu/dx = α eˣ = y + α.
-                    *dx = if y > 0.0 { g } else { g * (y + a) };
-                }
-            });
+            .for_each(|(dx, (y, g))| elu_backward(y, g, dx, a));
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
+    }
+}
+
+crate::simd::vectorised! {
+    fn elu_forward(x: &[f32], y: &mut [f32], a: f32) {
+        for (y, &x) in y.iter_mut().zip(x) {
+            // Both sides computed, then chosen: a branch would stop the loop vectorising. (Not
+            // `x.min(0.0)`: it would turn NaN into 0.)
+            let neg = a * exp_m1_nonpositive(if x > 0.0 { 0.0 } else { x });
+            *y = if x > 0.0 { x } else { neg };
+        }
+    }
+}
+
+crate::simd::vectorised! {
+    fn elu_backward(y: &[f32], g: &[f32], dx: &mut [f32], a: f32) {
+        for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
+            // For x ≤ 0, d elu/dx = α eˣ = y + α.
+            *dx = if y > 0.0 { g } else { g * (y + a) };
+        }
     }
 }
 
@@ -151,26 +158,71 @@ pub fn elu(x: &Tensor, alpha: f64) -> Result<Tensor> {
 struct MaxPool {
     kh: usize,
     kw: usize,
+    /// Where each window's maximum sits (its index in the window, row-major), set by the
+    /// forward pass for the backward pass: the gradient goes there and nowhere else.
+    winners: std::sync::Arc<OnceLock<Vec<u8>>>,
 }
 
 impl MaxPool {
     fn out(&self, h: usize, w: usize) -> (usize, usize) {
         (h / self.kh, w / self.kw)
     }
+}
 
-    /// The offset of the first maximum of window (oy, ox) in a plane of width `w`.
-    fn argmax(&self, plane: &[f32], w: usize, oy: usize, ox: usize) -> usize {
-        let mut best = oy * self.kh * w + ox * self.kw;
-        for dy in 0..self.kh {
-            let row = (oy * self.kh + dy) * w + ox * self.kw;
-            for i in row..row + self.kw {
-                // NaN propagates (a NaN wins), as in PyTorch.
-                if plane[i] > plane[best] || plane[i].is_nan() && !plane[best].is_nan() {
-                    best = i;
+/// One output row of max pooling: the maximum of each (KH, KW) window of the KH input rows
+/// starting at `rows` (a plane of width `w`), and where it is in its window (row-major). The
+/// first maximum wins ties, and a NaN wins over numbers, as in PyTorch. A fixed window
+/// unrolls, and the loop over the row then vectorises (strided loads included).
+#[inline(always)]
+fn pool_row_fixed<const KH: usize, const KW: usize>(
+    rows: &[f32],
+    w: usize,
+    best: &mut [f32],
+    at: &mut [u8],
+) {
+    let ow = best.len();
+    let rows: [&[f32]; KH] = std::array::from_fn(|dy| &rows[dy * w..dy * w + ow * KW]);
+    for (ox, (b, a)) in best.iter_mut().zip(at.iter_mut()).enumerate() {
+        let (mut m, mut k) = (rows[0][ox * KW], 0u8);
+        for (dy, row) in rows.iter().enumerate() {
+            for dx in 0..KW {
+                let v = row[ox * KW + dx];
+                let take = v > m || (v.is_nan() && !m.is_nan());
+                m = if take { v } else { m };
+                k = if take { (dy * KW + dx) as u8 } else { k };
+            }
+        }
+        *b = m;
+        *a = k;
+    }
+}
+
+/// [`pool_row_fixed`] for any window.
+fn pool_row_any(rows: &[f32], w: usize, kh: usize, kw: usize, best: &mut [f32], at: &mut [u8]) {
+    for (ox, (b, a)) in best.iter_mut().zip(at.iter_mut()).enumerate() {
+        let (mut m, mut k) = (rows[ox * kw], 0u8);
+        for dy in 0..kh {
+            for dx in 0..kw {
+                let v = rows[dy * w + ox * kw + dx];
+                if v > m || (v.is_nan() && !m.is_nan()) {
+                    (m, k) = (v, (dy * kw + dx) as u8);
                 }
             }
         }
-        best
+        *b = m;
+        *a = k;
+    }
+}
+
+crate::simd::vectorised! {
+    fn pool_row(rows: &[f32], w: usize, kh: usize, kw: usize, best: &mut [f32], at: &mut [u8]) {
+        match (kh, kw) {
+            (2, 2) => pool_row_fixed::<2, 2>(rows, w, best, at),
+            (2, 1) => pool_row_fixed::<2, 1>(rows, w, best, at),
+            (1, 2) => pool_row_fixed::<1, 2>(rows, w, best, at),
+            (3, 3) => pool_row_fixed::<3, 3>(rows, w, best, at),
+            _ => pool_row_any(rows, w, kh, kw, best, at),
+        }
     }
 }
 
@@ -183,73 +235,110 @@ impl CustomOp1 for MaxPool {
         let x = slice(s, l)?;
         let (n, c, h, w) = l.shape().dims4()?;
         let (oh, ow) = self.out(h, w);
+        if self.kh * self.kw > usize::from(u8::MAX) {
+            bail!("max-pool windows of {}×{} are too large", self.kh, self.kw)
+        }
         let mut y = vec![0f32; n * c * oh * ow];
+        let mut winners = vec![0u8; y.len()];
         if oh * ow > 0 {
-            y.par_chunks_mut(oh * ow)
-                .zip(x.par_chunks(h * w))
-                .for_each(|(y, plane)| {
-                    for oy in 0..oh {
-                        for ox in 0..ow {
-                            y[oy * ow + ox] = plane[self.argmax(plane, w, oy, ox)];
+            // Several planes per task: the deep layers' planes hold a few values each.
+            let planes = (PIECE / (h * w).max(1)).max(1);
+            y.par_chunks_mut(planes * oh * ow)
+                .zip(winners.par_chunks_mut(planes * oh * ow))
+                .zip(x.par_chunks(planes * h * w))
+                .for_each(|((y, at), x)| {
+                    let outs = y
+                        .chunks_exact_mut(oh * ow)
+                        .zip(at.chunks_exact_mut(oh * ow));
+                    for ((y, at), plane) in outs.zip(x.chunks_exact(h * w)) {
+                        for oy in 0..oh {
+                            pool_row(
+                                &plane[oy * self.kh * w..],
+                                w,
+                                self.kh,
+                                self.kw,
+                                &mut y[oy * ow..(oy + 1) * ow],
+                                &mut at[oy * ow..(oy + 1) * ow],
+                            );
                         }
                     }
                 });
         }
+        let _ = self.winners.set(winners);
         Ok((CpuStorage::F32(y), Shape::from((n, c, oh, ow))))
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let g = grad.contiguous()?;
-        Ok(Some(x.apply_op2_no_bwd(
-            &g,
-            &MaxPoolGrad {
-                pool: MaxPool {
-                    kh: self.kh,
-                    kw: self.kw,
-                },
-            },
-        )?))
+        let Some(winners) = self.winners.get() else {
+            bail!("max-pool backward before its forward pass")
+        };
+        let (_, _, h, w) = x.dims4()?;
+        Ok(Some(grad.contiguous()?.apply_op1_no_bwd(&MaxPoolGrad {
+            kh: self.kh,
+            kw: self.kw,
+            h,
+            w,
+            winners: winners.clone(),
+        })?))
     }
 }
 
+/// The gradient of max pooling: each window's gradient at its maximum, zero elsewhere.
 struct MaxPoolGrad {
-    pool: MaxPool,
+    kh: usize,
+    kw: usize,
+    /// The input's plane.
+    h: usize,
+    w: usize,
+    winners: Vec<u8>,
 }
 
-impl CustomOp2 for MaxPoolGrad {
+impl CustomOp1 for MaxPoolGrad {
     fn name(&self) -> &'static str {
         "fused-max-pool-grad"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (x, g) = (slice(s1, l1)?, slice(s2, l2)?);
-        let (_, _, h, w) = l1.shape().dims4()?;
-        let (oh, ow) = self.pool.out(h, w);
-        let mut dx = vec![0f32; x.len()];
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let g = slice(s, l)?;
+        let (n, c, oh, ow) = l.shape().dims4()?;
+        let (h, w) = (self.h, self.w);
+        if g.len() != self.winners.len() || (oh, ow) != (h / self.kh, w / self.kw) {
+            bail!(
+                "max-pool gradient of shape {:?} for {} windows",
+                l.dims(),
+                self.winners.len()
+            )
+        }
+        let mut dx = vec![0f32; n * c * h * w];
         if oh * ow > 0 {
-            dx.par_chunks_mut(h * w)
-                .zip(x.par_chunks(h * w).zip(g.par_chunks(oh * ow)))
-                .for_each(|(dx, (plane, g))| {
-                    for oy in 0..oh {
-                        for ox in 0..ow {
-                            dx[self.pool.argmax(plane, w, oy, ox)] = g[oy * ow + ox];
+            let planes = (PIECE / (h * w).max(1)).max(1);
+            dx.par_chunks_mut(planes * h * w)
+                .zip(g.par_chunks(planes * oh * ow))
+                .zip(self.winners.par_chunks(planes * oh * ow))
+                .for_each(|((dx, g), at)| {
+                    let outs = g.chunks_exact(oh * ow).zip(at.chunks_exact(oh * ow));
+                    for (dx, (g, at)) in dx.chunks_exact_mut(h * w).zip(outs) {
+                        for oy in 0..oh {
+                            for ox in 0..ow {
+                                let k = at[oy * ow + ox] as usize;
+                                let (dy, ddx) = (k / self.kw, k % self.kw);
+                                dx[(oy * self.kh + dy) * w + ox * self.kw + ddx] = g[oy * ow + ox];
+                            }
                         }
                     }
                 });
         }
-        Ok((CpuStorage::F32(dx), l1.shape().clone()))
+        Ok((CpuStorage::F32(dx), Shape::from((n, c, h, w))))
     }
 }
 
 /// Max pooling of an NCHW tensor with a (kh, kw) window and the same stride.
 pub fn max_pool(x: &Tensor, kh: usize, kw: usize) -> Result<Tensor> {
-    x.contiguous()?.apply_op1(MaxPool { kh, kw })
+    x.contiguous()?.apply_op1(MaxPool {
+        kh,
+        kw,
+        winners: Default::default(),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -452,6 +541,80 @@ pub fn batch_norm_train(
     Ok((y, mean, var))
 }
 
+/// Batch norm over fixed statistics (inference): `x·scale + shift` per channel in one pass,
+/// where candle's broadcast ops take four.
+struct ChannelAffine;
+
+impl CustomOp3 for ChannelAffine {
+    fn name(&self) -> &'static str {
+        "fused-channel-affine"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, scale, shift) = (slice(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?);
+        let (_, c, hw) = bn_dims(l1.shape())?;
+        if scale.len() != c || shift.len() != c {
+            bail!("batch norm over {c} channels got {} scales", scale.len())
+        }
+        let mut y = vec![0f32; x.len()];
+        if hw > 0 && c > 0 {
+            y.par_chunks_mut(c * hw)
+                .zip(x.par_chunks(c * hw))
+                .for_each(|(y, x)| {
+                    let planes = y.chunks_exact_mut(hw).zip(x.chunks_exact(hw));
+                    for (ch, (y, x)) in planes.enumerate() {
+                        let (a, b) = (scale[ch], shift[ch]);
+                        for (y, &x) in y.iter_mut().zip(x) {
+                            *y = x * a + b;
+                        }
+                    }
+                });
+        }
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        scale: &Tensor,
+        _shift: &Tensor,
+        _y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        // Rare (nets are frozen where inference statistics are used): candle's ops suffice.
+        let rank = x.rank();
+        let shape: Vec<usize> = (0..rank)
+            .map(|i| if i == 1 { x.dim(1).unwrap_or(0) } else { 1 })
+            .collect();
+        let per_channel = |t: &Tensor| -> Result<Tensor> {
+            let t = if rank == 2 {
+                t.clone()
+            } else {
+                t.flatten_from(2)?.sum(2)?
+            };
+            t.sum(0)
+        };
+        let dx = grad.broadcast_mul(&scale.reshape(shape.as_slice())?)?;
+        let dscale = per_channel(&grad.mul(x)?)?;
+        let dshift = per_channel(grad)?;
+        Ok((Some(dx), Some(dscale), Some(dshift)))
+    }
+}
+
+/// `x·scale + shift` per channel (axis 1) of an (N, C) or (N, C, H, W) tensor.
+pub fn channel_affine(x: &Tensor, scale: &Tensor, shift: &Tensor) -> Result<Tensor> {
+    x.contiguous()?
+        .apply_op3(&scale.contiguous()?, &shift.contiguous()?, ChannelAffine)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Convolution: stride 1, zero 'same'-style padding (ph, pw), NCHW input, OIHW kernel, bias.
 // Each sample is an im2col matrix times the kernel (one gemm, written straight into NCHW).
@@ -517,6 +680,62 @@ impl ConvGeom {
         }
     }
 
+    /// Fill `rows` (oh·ow × k, row-major) from one sample's planes: the transpose of
+    /// [`ConvGeom::im2col`], so that the samples of a batch stack into one matrix.
+    fn im2row(&self, x: &[f32], rows: &mut [f32]) {
+        let (ow, k) = (self.ow(), self.k());
+        for (p, row) in rows.chunks_exact_mut(k).enumerate() {
+            let (oy, ox) = (p / ow, p % ow);
+            let mut r = 0;
+            for ci in 0..self.cin {
+                let plane = &x[ci * self.h * self.w..(ci + 1) * self.h * self.w];
+                for dy in 0..self.kh {
+                    let iy = (oy + dy) as isize - self.ph as isize;
+                    for dx in 0..self.kw {
+                        let ix = (ox + dx) as isize - self.pw as isize;
+                        let inside =
+                            iy >= 0 && iy < self.h as isize && ix >= 0 && ix < self.w as isize;
+                        row[r] = if inside {
+                            plane[iy as usize * self.w + ix as usize]
+                        } else {
+                            0.0
+                        };
+                        r += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Add `rows` (oh·ow × k) back onto one sample's input planes (the adjoint of im2row).
+    fn row2im(&self, rows: &[f32], x: &mut [f32]) {
+        let (ow, k) = (self.ow(), self.k());
+        for (p, row) in rows.chunks_exact(k).enumerate() {
+            let (oy, ox) = (p / ow, p % ow);
+            let mut r = 0;
+            for ci in 0..self.cin {
+                let plane = &mut x[ci * self.h * self.w..(ci + 1) * self.h * self.w];
+                for dy in 0..self.kh {
+                    let iy = (oy + dy) as isize - self.ph as isize;
+                    for dx in 0..self.kw {
+                        let ix = (ox + dx) as isize - self.pw as isize;
+                        if iy >= 0 && iy < self.h as isize && ix >= 0 && ix < self.w as isize {
+                            plane[iy as usize * self.w + ix as usize] += row[r];
+                        }
+                        r += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the batch goes through one matrix product rather than one per sample: for
+    /// small output planes (the deep layers), a per-sample product is a few columns wide and
+    /// runs far below the processor's speed.
+    fn batched(&self) -> bool {
+        self.oh() * self.ow() < SMALL_PLANE
+    }
+
     /// Add `cols` (k × oh·ow) back onto one sample's input planes (the adjoint of im2col).
     fn col2im(&self, cols: &[f32], x: &mut [f32]) {
         let (oh, ow) = (self.oh(), self.ow());
@@ -549,6 +768,26 @@ impl ConvGeom {
     }
 }
 
+thread_local! {
+    /// Each thread's im2col buffers, kept from call to call: a fresh megabyte-sized buffer per
+    /// sample costs page faults and zeroing that showed as a tenth of a training step.
+    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = Default::default();
+}
+
+/// Run `f` with this thread's two scratch buffers (fresh ones if they are in use).
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut bufs) => {
+            let (a, b) = &mut *bufs;
+            f(a, b)
+        }
+        Err(_) => f(&mut Vec::new(), &mut Vec::new()),
+    })
+}
+
+/// Output planes smaller than this many values are convolved a batch at a time.
+const SMALL_PLANE: usize = 64;
+
 /// `dst (m × n) = [dst +] lhs (m × k) · rhs (k × n)`, each given by (row stride, column
 /// stride), on the calling thread (parallelism comes from splitting the batch).
 #[allow(clippy::too_many_arguments)]
@@ -560,6 +799,31 @@ fn matmul(
     (lrs, lcs): (usize, usize),
     rhs: &[f32],
     (rrs, rcs): (usize, usize),
+) {
+    matmul_on(
+        (m, n, k),
+        dst,
+        accumulate,
+        lhs,
+        (lrs, lcs),
+        rhs,
+        (rrs, rcs),
+        false,
+    )
+}
+
+/// [`matmul`], on every thread when `parallel` (gemm splits the output in tiles; each value's
+/// sum over k is formed in the same order whatever the number of threads).
+#[allow(clippy::too_many_arguments)]
+fn matmul_on(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &[f32],
+    (lrs, lcs): (usize, usize),
+    rhs: &[f32],
+    (rrs, rcs): (usize, usize),
+    parallel: bool,
 ) {
     debug_assert!(dst.len() >= m * n);
     debug_assert!(m == 0 || k == 0 || lhs.len() > (m - 1) * lrs + (k - 1) * lcs);
@@ -586,7 +850,11 @@ fn matmul(
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            if parallel {
+                gemm::Parallelism::Rayon(0)
+            } else {
+                gemm::Parallelism::None
+            },
         )
     }
 }
@@ -645,21 +913,51 @@ impl CustomOp3 for Conv {
         }
         let (ohw, k) = (g.oh() * g.ow(), g.k());
         let mut y = vec![0f32; n * g.cout * ohw];
-        if ohw > 0 {
+        if ohw > 0 && g.batched() {
+            // rows (n·ohw × k) of every sample; out (cout × n·ohw) = W · rowsᵀ.
+            let mut rows = vec![0f32; n * ohw * k];
+            rows.par_chunks_mut(ohw * k)
+                .zip(x.par_chunks(g.cin * g.h * g.w))
+                .for_each(|(rows, x)| g.im2row(x, rows));
+            let mut out = vec![0f32; g.cout * n * ohw];
+            let j = n * ohw;
+            matmul_on(
+                (g.cout, j, k),
+                &mut out,
+                false,
+                w,
+                (k, 1),
+                &rows,
+                (1, k),
+                true,
+            );
+            y.par_chunks_mut(g.cout * ohw)
+                .enumerate()
+                .for_each(|(i, y)| {
+                    for (o, row) in y.chunks_exact_mut(ohw).enumerate() {
+                        let src = &out[o * j + i * ohw..o * j + (i + 1) * ohw];
+                        for (v, &s) in row.iter_mut().zip(src) {
+                            *v = s + b[o];
+                        }
+                    }
+                });
+        } else if ohw > 0 {
             y.par_chunks_mut(g.cout * ohw)
                 .zip(x.par_chunks(g.cin * g.h * g.w))
-                .for_each_init(Vec::new, |cols, (y, x)| {
+                .for_each(|(y, x)| {
                     for (o, row) in y.chunks_exact_mut(ohw).enumerate() {
                         row.fill(b[o]);
                     }
-                    let cols: &[f32] = if g.identity_cols() {
-                        x
-                    } else {
-                        cols.resize(k * ohw, 0.0);
-                        g.im2col(x, cols);
-                        cols
-                    };
-                    matmul((g.cout, ohw, k), y, true, w, (k, 1), cols, (ohw, 1));
+                    with_scratch(|cols, _| {
+                        let cols: &[f32] = if g.identity_cols() {
+                            x
+                        } else {
+                            cols.resize(k * ohw, 0.0);
+                            g.im2col(x, cols);
+                            cols
+                        };
+                        matmul((g.cout, ohw, k), y, true, w, (k, 1), cols, (ohw, 1));
+                    })
                 });
         }
         Ok((CpuStorage::F32(y), Shape::from((n, g.cout, g.oh(), g.ow()))))
@@ -704,6 +1002,57 @@ struct ConvGrad {
     input_grad: bool,
 }
 
+impl ConvGrad {
+    /// The gradients of a batch convolved as one matrix product (small planes): with
+    /// rows (n·ohw × k) as the forward pass built them and dY (cout × n·ohw),
+    /// dW = dY · rows, db = dY's row sums, and d rows = dYᵀ · W, added back onto the planes.
+    fn batched(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        dy: &[f32],
+        n: usize,
+        sums: &mut [f32],
+        dx: &mut [f32],
+    ) {
+        let g = self.geom;
+        let (ohw, k, xs) = (g.oh() * g.ow(), g.k(), g.cin * g.h * g.w);
+        let j = n * ohw;
+        let mut rows = vec![0f32; j * k];
+        rows.par_chunks_mut(ohw * k)
+            .zip(x.par_chunks(xs))
+            .for_each(|(rows, x)| g.im2row(x, rows));
+        // dY gathered channel-major: a sample's channel o is a contiguous run of ohw values.
+        let mut d = vec![0f32; g.cout * j];
+        d.par_chunks_mut(j).enumerate().for_each(|(o, row)| {
+            for (i, run) in row.chunks_exact_mut(ohw).enumerate() {
+                run.copy_from_slice(&dy[(i * g.cout + o) * ohw..(i * g.cout + o + 1) * ohw]);
+            }
+        });
+        let (dw, db) = sums.split_at_mut(g.cout * k);
+        matmul_on((g.cout, k, j), dw, false, &d, (j, 1), &rows, (k, 1), true);
+        for (o, row) in d.chunks_exact(j).enumerate() {
+            db[o] = row.iter().map(|&v| v as f64).sum::<f64>() as f32;
+        }
+        if self.input_grad {
+            // Reuse the rows' buffer for their gradient.
+            matmul_on(
+                (j, k, g.cout),
+                &mut rows,
+                false,
+                &d,
+                (1, j),
+                w,
+                (k, 1),
+                true,
+            );
+            dx.par_chunks_mut(xs)
+                .zip(rows.par_chunks(ohw * k))
+                .for_each(|(dx, rows)| g.row2im(rows, dx));
+        }
+    }
+}
+
 impl CustomOp3 for ConvGrad {
     fn name(&self) -> &'static str {
         "fused-conv2d-grad"
@@ -722,10 +1071,15 @@ impl CustomOp3 for ConvGrad {
         let (x, w, dy) = (slice(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?);
         let n = l1.shape().dims()[0];
         let (ohw, k, xs) = (g.oh() * g.ow(), g.k(), g.cin * g.h * g.w);
-        let per = chunk_len(n);
         let head = g.cout * k + g.cout;
         let mut out = vec![0f32; head + if self.input_grad { x.len() } else { 0 }];
         let (sums, dx) = out.split_at_mut(head);
+        if g.batched() && ohw > 0 {
+            self.batched(x, w, dy, n, sums, dx);
+            let len = out.len();
+            return Ok((CpuStorage::F32(out), Shape::from(len)));
+        }
+        let per = chunk_len(n);
         let dx_chunks: Vec<Option<&mut [f32]>> = if self.input_grad {
             dx.chunks_mut(per * xs).map(Some).collect()
         } else {
@@ -738,51 +1092,43 @@ impl CustomOp3 for ConvGrad {
             .map(|(c, mut dxc)| {
                 let mut dw = vec![0f32; g.cout * k];
                 let mut db = vec![0f64; g.cout];
-                let mut cols = Vec::new();
-                let mut dcols = Vec::new();
-                for i in c * per..((c + 1) * per).min(n) {
-                    let xi = &x[i * xs..(i + 1) * xs];
-                    let dyi = &dy[i * g.cout * ohw..(i + 1) * g.cout * ohw];
-                    for (o, row) in dyi.chunks_exact(ohw.max(1)).enumerate() {
-                        db[o] += row.iter().map(|&v| v as f64).sum::<f64>();
-                    }
-                    let colsi: &[f32] = if g.identity_cols() {
-                        xi
-                    } else {
-                        cols.resize(k * ohw, 0.0);
-                        g.im2col(xi, &mut cols);
-                        &cols
-                    };
-                    // dW += dy_i (cout × ohw) · cols_iᵀ (ohw × k)
-                    matmul(
-                        (g.cout, k, ohw),
-                        &mut dw,
-                        true,
-                        dyi,
-                        (ohw, 1),
-                        colsi,
-                        (1, ohw),
-                    );
-                    if let Some(dxc) = dxc.as_deref_mut() {
-                        let dxi = &mut dxc[(i - c * per) * xs..(i - c * per + 1) * xs];
-                        // dcols (k × ohw) = Wᵀ (k × cout) · dy_i (cout × ohw)
-                        if g.identity_cols() {
-                            matmul((k, ohw, g.cout), dxi, false, w, (1, k), dyi, (ohw, 1));
+                with_scratch(|cols, dcols| {
+                    for i in c * per..((c + 1) * per).min(n) {
+                        let xi = &x[i * xs..(i + 1) * xs];
+                        let dyi = &dy[i * g.cout * ohw..(i + 1) * g.cout * ohw];
+                        for (o, row) in dyi.chunks_exact(ohw.max(1)).enumerate() {
+                            db[o] += row.iter().map(|&v| v as f64).sum::<f64>();
+                        }
+                        let colsi: &[f32] = if g.identity_cols() {
+                            xi
                         } else {
-                            dcols.resize(k * ohw, 0.0);
-                            matmul(
-                                (k, ohw, g.cout),
-                                &mut dcols,
-                                false,
-                                w,
-                                (1, k),
-                                dyi,
-                                (ohw, 1),
-                            );
-                            g.col2im(&dcols, dxi);
+                            cols.resize(k * ohw, 0.0);
+                            g.im2col(xi, cols);
+                            cols
+                        };
+                        // dW += dy_i (cout × ohw) · cols_iᵀ (ohw × k)
+                        matmul(
+                            (g.cout, k, ohw),
+                            &mut dw,
+                            true,
+                            dyi,
+                            (ohw, 1),
+                            colsi,
+                            (1, ohw),
+                        );
+                        if let Some(dxc) = dxc.as_deref_mut() {
+                            let dxi = &mut dxc[(i - c * per) * xs..(i - c * per + 1) * xs];
+                            // dcols (k × ohw) = Wᵀ (k × cout) · dy_i (cout × ohw)
+                            if g.identity_cols() {
+                                matmul((k, ohw, g.cout), dxi, false, w, (1, k), dyi, (ohw, 1));
+                            } else {
+                                dcols.resize(k * ohw, 0.0);
+                                matmul((k, ohw, g.cout), dcols, false, w, (1, k), dyi, (ohw, 1));
+                                g.col2im(dcols, dxi);
+                            }
                         }
                     }
-                }
+                });
                 (dw, db)
             })
             .collect();
@@ -936,6 +1282,90 @@ mod tests {
         }
     }
 
+    #[test]
+    fn max_pool_sends_the_gradient_to_the_first_maximum_and_nans_win() {
+        // One 2×2 window per case, row-major: a tie (the first of the two 5s wins), a NaN
+        // after a larger number, and two NaNs (the first wins).
+        let v = [
+            1.0,
+            5.0,
+            5.0,
+            2.0,
+            9.0,
+            f32::NAN,
+            3.0,
+            0.0,
+            0.0,
+            f32::NAN,
+            f32::NAN,
+            1.0,
+        ];
+        let x =
+            Var::from_tensor(&Tensor::from_vec(v.to_vec(), (3, 1, 2, 2), &Device::Cpu).unwrap())
+                .unwrap();
+        let y = max_pool(x.as_tensor(), 2, 2).unwrap();
+        let got = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(got[0], 5.0);
+        assert!(got[1].is_nan() && got[2].is_nan());
+        let g = (y.flatten_all().unwrap() * Tensor::new(&[10f32, 20., 30.], &Device::Cpu).unwrap())
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let dx = g
+            .get(x.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert_eq!(dx, [0., 10., 0., 0., 0., 20., 0., 0., 0., 30., 0., 0.]);
+    }
+
+    #[test]
+    fn inference_batch_norm_is_the_affine_map_of_the_running_statistics() {
+        let x = random(&[3, 4, 5, 2], 11);
+        let (mean, var) = (
+            random(&[4], 12),
+            (random(&[4], 13).abs().unwrap() + 0.5).unwrap(),
+        );
+        let (gamma, beta) = (random(&[4], 14), random(&[4], 15));
+        let shape = [1, 4, 1, 1];
+        let reference = x
+            .broadcast_sub(&mean.reshape(&shape).unwrap())
+            .unwrap()
+            .broadcast_div(
+                &(&var + 1e-3)
+                    .unwrap()
+                    .sqrt()
+                    .unwrap()
+                    .reshape(&shape)
+                    .unwrap(),
+            )
+            .unwrap()
+            .broadcast_mul(&gamma.reshape(&shape).unwrap())
+            .unwrap()
+            .broadcast_add(&beta.reshape(&shape).unwrap())
+            .unwrap();
+        let scale = (&gamma / (&var + 1e-3).unwrap().sqrt().unwrap()).unwrap();
+        let shift = (&beta - mean.mul(&scale).unwrap()).unwrap();
+        let ours = channel_affine(&x, &scale, &shift).unwrap();
+        close(&ours, &reference, 1e-5, "inference batch norm");
+        let flat = random(&[6, 4], 16);
+        let flat_ref = flat
+            .broadcast_mul(&scale.reshape((1, 4)).unwrap())
+            .unwrap()
+            .broadcast_add(&shift.reshape((1, 4)).unwrap())
+            .unwrap();
+        close(
+            &channel_affine(&flat, &scale, &shift).unwrap(),
+            &flat_ref,
+            1e-6,
+            "(N, C) input",
+        );
+    }
+
     fn bn_reference(t: &[Tensor]) -> Result<Tensor> {
         let x = &t[0];
         let c = x.dim(1)?;
@@ -993,13 +1423,22 @@ mod tests {
 
     #[test]
     fn conv_matches_candle_for_square_oblong_and_pointwise_kernels() {
-        for (cin, cout, k, pad) in [
+        // 9 × 7 planes go through the batched product, 12 × 9 through one per sample.
+        let cases = [
             (1, 4, [5, 5], (2, 2)),
             (3, 5, [3, 3], (1, 1)),
             (2, 3, [3, 1], (1, 0)),
             (4, 6, [1, 1], (0, 0)),
-        ] {
-            let x = random(&[3, cin, 9, 7], 7);
+        ];
+        for ((cin, cout, k, pad), (rows, cols)) in
+            cases.iter().flat_map(|c| [(*c, (9, 7)), (*c, (12, 9))])
+        {
+            assert_ne!(
+                rows * cols < SMALL_PLANE,
+                rows * cols > 100,
+                "both paths are tested"
+            );
+            let x = random(&[3, cin, rows, cols], 7);
             let w = random(&[cout, cin, k[0], k[1]], 8);
             let b = random(&[cout], 9);
             check(
@@ -1011,7 +1450,7 @@ mod tests {
                         .conv2d(&t[1], 0, 1, 1, 1)?
                         .broadcast_add(&t[2].reshape((1, (), 1, 1))?)
                 },
-                "conv",
+                &format!("conv {cin}→{cout} {k:?} on {rows}×{cols}"),
             );
         }
     }
@@ -1029,25 +1468,31 @@ mod tests {
 
     #[test]
     fn conv_gradients_do_not_depend_on_the_thread_count() {
-        let x = random(&[13, 3, 8, 8], 1);
-        let w = Var::from_tensor(&random(&[4, 3, 3, 3], 2)).unwrap();
-        let b = Var::from_tensor(&random(&[4], 3)).unwrap();
-        let grad_w = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
-                let y = conv2d(&x, w.as_tensor(), b.as_tensor(), (1, 1), false).unwrap();
-                let g = y.sqr().unwrap().sum_all().unwrap().backward().unwrap();
-                g.get(&w)
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .to_vec1::<f32>()
-                    .unwrap()
-            })
-        };
-        assert_eq!(grad_w(1), grad_w(3));
+        // A sample at a time (8 × 8 planes), and a batch in one product split across threads
+        // by gemm (4 × 2 planes, as the deep layers of won2018).
+        for (n, cin, cout, h, w) in [(13, 3, 4, 8, 8), (64, 32, 64, 4, 2)] {
+            let x = Var::from_tensor(&random(&[n, cin, h, w], 1)).unwrap();
+            let wt = Var::from_tensor(&random(&[cout, cin, 3, 3], 2)).unwrap();
+            let b = Var::from_tensor(&random(&[cout], 3)).unwrap();
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                pool.install(|| {
+                    let y =
+                        conv2d(x.as_tensor(), wt.as_tensor(), b.as_tensor(), (1, 1), true).unwrap();
+                    let g = y.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+                    let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                    [
+                        flat(&y),
+                        flat(g.get(&wt).unwrap()),
+                        flat(g.get(&b).unwrap()),
+                        flat(g.get(&x).unwrap()),
+                    ]
+                })
+            };
+            assert_eq!(run(1), run(3), "{h} × {w} planes");
+        }
     }
 }

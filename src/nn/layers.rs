@@ -196,6 +196,12 @@ impl BatchNorm {
             self.update_running(&mean, &var, n)?;
             return Ok(y);
         }
+        if !train && fused::applies(x.device()) {
+            let scale =
+                (self.gamma.as_tensor() / (self.running_var.as_tensor() + self.eps)?.sqrt()?)?;
+            let shift = (self.beta.as_tensor() - self.running_mean.as_tensor().mul(&scale)?)?;
+            return fused::channel_affine(x, &scale, &shift);
+        }
         let (mean, var) = if train {
             // Statistics over every axis but the channels.
             let xt = if rank == 4 {

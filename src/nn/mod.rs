@@ -24,11 +24,16 @@ pub use train::TrainError;
 use crate::spec::DeviceSpec;
 use candle_core::Device;
 
+/// Why a GPU cannot be opened, as users act on it.
+#[cfg(feature = "cuda")]
+const NO_DEVICE_HINT: &str = "no such GPU, or its driver cannot be loaded (check nvidia-smi)";
+#[cfg(not(feature = "cuda"))]
+const NO_DEVICE_HINT: &str =
+    "this agf was built without CUDA: build it with scripts/build-cuda.sh (--features cuda)";
+
 /// A device the spec names that cannot be had.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "device \"{device}\" cannot be opened; agf needs a build with `--features cuda` and that GPU"
-)]
+#[error("device \"{device}\" cannot be opened: {NO_DEVICE_HINT}")]
 pub struct DeviceError {
     pub device: DeviceSpec,
     #[source]
@@ -55,4 +60,26 @@ pub fn device_name(device: &Device) -> String {
         candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
         candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
     }
+}
+
+/// The kind of device, without its number (`cpu`, `cuda`): what a cached result depends on,
+/// since every GPU of a kind computes alike.
+pub fn device_kind(device: &Device) -> &'static str {
+    match device.location() {
+        candle_core::DeviceLocation::Cpu => "cpu",
+        candle_core::DeviceLocation::Cuda { .. } => "cuda",
+        candle_core::DeviceLocation::Metal { .. } => "metal",
+    }
+}
+
+/// Bytes in use on `device`'s GPU, by every process (what nvidia-smi shows as used); `None`
+/// on the CPU.
+pub fn device_memory_used(device: &Device) -> Option<u64> {
+    #[cfg(feature = "cuda")]
+    if let Device::Cuda(cuda) = device {
+        let (free, total) = cuda.cuda_stream().context().mem_get_info().ok()?;
+        return Some((total - free) as u64);
+    }
+    let _ = device;
+    None
 }

@@ -463,7 +463,9 @@ kind = "logreg"
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("exp.toml:4:10: expected \"auto\", \"cpu\" or \"cuda:N\", got \"gpu\""),
+            err.starts_with(
+                "exp.toml:4:10: expected \"auto\", \"cpu\", \"cuda\" or \"cuda:N\", got \"gpu\""
+            ),
             "{err}"
         );
     }

@@ -218,7 +218,8 @@ impl Default for MetricsSpec {
 }
 
 /// Where the nets run: `"auto"` (the first CUDA device when agf is built with the `cuda`
-/// feature and one is present, else the CPU), `"cpu"` or `"cuda:N"`.
+/// feature and one is present, else the CPU), `"cpu"`, `"cuda:N"` or `"cuda"` (the first GPU,
+/// as PyTorch reads it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum DeviceSpec {
@@ -234,11 +235,15 @@ impl FromStr for DeviceSpec {
         match s {
             "auto" => Ok(DeviceSpec::Auto),
             "cpu" => Ok(DeviceSpec::Cpu),
+            // PyTorch's spelling of its current device, which is the first one here.
+            "cuda" => Ok(DeviceSpec::Cuda(0)),
             _ => s
                 .strip_prefix("cuda:")
                 .and_then(|n| n.parse().ok())
                 .map(DeviceSpec::Cuda)
-                .ok_or_else(|| format!("expected \"auto\", \"cpu\" or \"cuda:N\", got {s:?}")),
+                .ok_or_else(|| {
+                    format!("expected \"auto\", \"cpu\", \"cuda\" or \"cuda:N\", got {s:?}")
+                }),
         }
     }
 }
@@ -299,7 +304,9 @@ mod tests {
             assert_eq!(text.parse::<DeviceSpec>(), Ok(d));
             assert_eq!(d.to_string(), text);
         }
-        assert!("cuda".parse::<DeviceSpec>().is_err());
+        assert_eq!("cuda".parse::<DeviceSpec>(), Ok(DeviceSpec::Cuda(0)));
+        assert!("cuda:".parse::<DeviceSpec>().is_err());
+        assert!("gpu".parse::<DeviceSpec>().is_err());
     }
 }
 

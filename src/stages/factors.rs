@@ -13,6 +13,7 @@ use crate::eval::clustering::normalized_mutual_information;
 use crate::factors::fit::{self, TopicParams, TrackWords};
 use crate::factors::{FactorError, FactorTable};
 use crate::features::TrackTable;
+use crate::nn::device_kind;
 use crate::record::{metric, ModelName, SplitKey};
 use crate::spec::{FactorFeature, FactorSpec, FitOn, Resolved};
 use crate::vectors::DenseVectors;
@@ -153,7 +154,7 @@ fn one(
             v
         }
     };
-    let key = cache_key(f, data, inputs, &fit_set)?;
+    let key = cache_key(f, data, inputs, &fit_set, device)?;
     let _lock = super::lock::StageLock::acquire(cache, STAGE, &key.0);
     if let Some(table) = cache
         .read(STAGE, &key, "json")
@@ -272,12 +273,14 @@ fn track_words(
 }
 
 /// The factor's identity: its parameters and, per track, the artist, whether the track is
-/// fitted on, and what its words are made from.
+/// fitted on, and what its words are made from; and the kind of device K-Means ran on (a GPU
+/// sums distances in another order, so its dictionary is not the CPU's bit for bit).
 fn cache_key(
     f: &FactorSpec,
     data: &LoadedData,
     inputs: &FactorInputs,
     fit_set: &[bool],
+    device: &Device,
 ) -> Result<CacheKey, FactorError> {
     let d = &data.dataset;
     let mut h = Sha256::new();
@@ -307,6 +310,11 @@ fn cache_key(
     Ok(CacheKey::new(
         STAGE,
         STAGE_VERSION,
-        &[params.as_bytes(), &h.finalize(), crate::simd::kernel_tag()],
+        &[
+            params.as_bytes(),
+            &h.finalize(),
+            crate::simd::kernel_tag(),
+            device_kind(device).as_bytes(),
+        ],
     ))
 }

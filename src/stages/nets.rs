@@ -71,7 +71,7 @@ pub struct NetReport {
 pub const NET_STAGE: &str = "net";
 pub const TRANSFER_STAGE: &str = "transfer";
 /// Bumped whenever a trained net differs for the same key.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// What a cached training holds besides its weights; written last, it marks the entry
 /// complete.
@@ -97,15 +97,13 @@ fn training_key(
         h.update(name.map_or("-".into(), |n| n.to_string_lossy()).as_bytes());
         h.update(b",");
     }
-    let kind = crate::nn::device_name(device);
-    let kind = kind.split(':').next().unwrap_or("cpu");
     CacheKey::new(
         stage,
         VERSION,
         &[
             what.as_bytes(),
             &h.finalize(),
-            kind.as_bytes(),
+            crate::nn::device_kind(device).as_bytes(),
             crate::simd::kernel_tag(),
         ],
     )

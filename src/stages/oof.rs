@@ -34,7 +34,7 @@ use std::path::Path;
 
 pub const OOF_STAGE: &str = "oof";
 /// Bumped whenever out-of-fold probabilities differ for the same key.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// The audit's default fold count.
 pub const FOLDS: usize = 5;
