@@ -4,6 +4,9 @@
 #   here (no GPU needed):  scripts/build-cuda.sh && scripts/gpu-check.sh --pack
 #   on the GPU machine:    scripts/gpu-check.sh            (from the repository root)
 #
+#   anywhere:              scripts/gpu-check.sh --dry-run  (the same steps on the CPU build,
+#                          the "GPU" side being the CPU taking CUDA's code path, AGF_KERNELS=candle)
+#
 # --pack strips the CUDA build and compresses it into target/gpu-check/ (the binary is larger
 # than what travels to a lent machine; compressed it is a third of that). On the GPU machine the
 # script needs python3 with torch, scikit-learn and CUDA's libraries (PyTorch's wheels carry
@@ -36,13 +39,23 @@ if [ "${1:-}" = --pack ]; then
     exit 0
 fi
 
+dry=0
+[ "${1:-}" = --dry-run ] && dry=1
+# Extra `key=value` overrides for both quickstart runs (a shorter run for trying the script).
+read -r -a overrides <<< "${AGF_GPU_CHECK_OVERRIDES:-}"
+gpu=cuda gpu_kernels=fused
+[ "$dry" = 1 ] && gpu=cpu gpu_kernels=candle
+
 work=$(mktemp -d /tmp/agf-gpu-check.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 section() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 started=$(date +%s)
 
 section "agf binary"
-if [ -f "$pack_dir/agf.xz" ]; then
+if [ "$dry" = 1 ]; then
+    agf="$repo/target/release/agf"
+    [ -x "$agf" ] || { echo "no build at $agf: cargo build --release" >&2; exit 1; }
+elif [ -f "$pack_dir/agf.xz" ]; then
     xz -dc "$pack_dir/agf.xz" > "$work/agf" && chmod +x "$work/agf"
     agf="$work/agf"
 elif [ -x "$repo/target/cuda/release/agf" ]; then
@@ -66,7 +79,7 @@ if [ -n "$purelib" ] && [ -d "$purelib/nvidia" ]; then
 fi
 export LD_LIBRARY_PATH="${lib_path}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 ldd "$agf" | grep -E 'cuda|cublas|curand|nvrtc'
-if ldd "$agf" | grep -q 'not found'; then
+if [ "$dry" = 0 ] && ldd "$agf" | grep -q 'not found'; then
     echo "FAIL: libraries not found (above); install CUDA 13 or PyTorch's cu13 wheels" >&2
     exit 1
 fi
@@ -79,29 +92,31 @@ section "quickstart on the CPU and on the GPU"
 # One store, so that `agf compare` reads both; each device has its own cache entries for
 # K-Means and the nets (the cache keys name the device kind), the features are shared.
 run_spec() {
-    local device=$1 limit=$2
+    local side=$1 device=$2 kernels=$3 limit=$4
     local t0; t0=$(date +%s)
-    if timeout "$limit" "$agf" --db "$work/agf.sqlite" run experiments/quickstart.toml \
-        "device=$device" > "$work/$device.out" 2> "$work/$device.err"; then
-        echo "quickstart, device $device: $(( $(date +%s) - t0 )) s"
-        sed -n '1,4p' "$work/$device.out"
+    if AGF_KERNELS=$kernels timeout "$limit" "$agf" --db "$work/agf.sqlite" run \
+        experiments/quickstart.toml "device=$device" "${overrides[@]}" \
+        > "$work/$side.out" 2> "$work/$side.err"; then
+        echo "quickstart, device $device, kernels $kernels: $(( $(date +%s) - t0 )) s"
+        sed -n '1,4p' "$work/$side.out"
     else
         echo "FAIL: quickstart, device $device (exit $?), last lines of its log:"
-        tail -n 5 "$work/$device.err"
+        tail -n 5 "$work/$side.err"
+        rm -f "$work/$side.out"
     fi
 }
-run_spec cpu 200
-run_spec cuda 240
-grep -A12 '^model  ' "$work/cuda.out" || true
-if [ -s "$work/cpu.out" ] && [ -s "$work/cuda.out" ]; then
+run_spec cpu cpu fused 200
+run_spec gpu "$gpu" "$gpu_kernels" 240
+grep -A12 '^model  ' "$work/gpu.out" || true
+if [ -s "$work/cpu.out" ] && [ -s "$work/gpu.out" ]; then
     "$agf" --db "$work/agf.sqlite" compare 1 2 --format json > "$work/compare.json" &&
     python3 - "$work/compare.json" "$TOL_LOG_LOSS" "$TOL_MACRO_F1" <<'EOF'
 import json, sys
 cmp, tol_loss, tol_f1 = json.load(open(sys.argv[1])), float(sys.argv[2]), float(sys.argv[3])
 bad = 0
-print(f"{'model / split / metric':<44}{'cpu':>10}{'cuda':>10}{'diff':>10}  tolerance")
+print(f"{'model / split / metric':<44}{'cpu':>10}{'gpu':>10}{'diff':>10}  tolerance")
 for m in cmp["metrics"]:
-    name = m["metric"]
+    name = m["name"]
     tol = tol_loss if name == "log_loss" else tol_f1 if name == "macro_f1" else None
     if tol is None or m["a"] is None or m["b"] is None:
         continue
@@ -115,11 +130,15 @@ EOF
 fi
 
 section "agf bench cnn on the GPU, PyTorch on the same GPU"
-timeout 150 "$agf" bench cnn --device cuda --batch 64 --steps 20 --repeats 3 ||
+steps=20
+[ "$dry" = 1 ] && steps=2
+timeout 150 "$agf" bench cnn --device "$gpu" --batch 64 --steps "$steps" --repeats 3 ||
     echo "FAIL: bench cnn (exit $?)"
 
 section "K-Means on the GPU (agf) against scikit-learn (CPU)"
-timeout 150 "$agf" bench factors --device cuda --rows 200000 --clusters 256 --seeds 2 ||
+rows=200000
+[ "$dry" = 1 ] && rows=20000
+timeout 150 "$agf" bench factors --device "$gpu" --rows "$rows" --clusters 256 --seeds 2 ||
     echo "FAIL: bench factors (exit $?)"
 
 section "done in $(( $(date +%s) - started )) s"
