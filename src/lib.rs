@@ -15,7 +15,7 @@
 //! | 0 | [`record`] | the vocabulary of results: run ids, model, split and metric names, the epoch record |
 //! | 0 | [`vectors`] | fixed-width row sets (in memory or memory-mapped) and the one [`vectors::Standardizer`] |
 //! | 0 | [`cache`] | content-addressed stage outputs under `runs/cache/`, written atomically |
-//! | 0 | [`eval`] | metrics (log loss, macro-F1, accuracy, per class, confusion), NMI, and the statistics that compare them (percentile bootstrap, exact signed-rank test, Holm): pure |
+//! | 0 | [`eval`] | metrics (log loss, macro-F1, accuracy, per class, confusion), NMI, and the statistics that compare them: intervals valid at few seeds (Student's t, BCa), the t, normal and χ² distributions and t-test power, percentile bootstraps over artists, exact signed-rank test, Holm, rliable's IQM / probability of improvement / profiles with stratified bootstraps, Friedman ranks, nested variance components, factorial effects: pure |
 //! | 0 | [`audit`] | confident learning as cleanlab 2.x computes it (thresholds, confident joint, calibration, the five filters, label-quality scores, health), album views and truth scores: pure |
 //! | 1 | [`spec`] | the TOML schema by section, validation with file/line/column errors, canonical text and hash; knows no `nn` or `factors` type |
 //! | 2 | [`data`] | tracks, artists, albums, genres; FMA's files; the [`data::synth`] world; splits; injected noise |
@@ -27,7 +27,7 @@
 //! | 8 | [`store`] | the run store behind a [`store::Backend`] trait (SQLite), typed rows, [`store::RunStatus`] with `interrupted` derived in one place |
 //! | 9 | [`pipeline`] | one run: which stages, in which order, each once; run folders and locks, provenance, resume; a run's label audit |
 //! | 10 | [`sweep`] | `[sweep]` cells validated and planned, a queue in the store, workers with leases, local launching |
-//! | 11 | [`compare`] | a sweep's arms over seeds (bootstrap intervals, paired differences, signed-rank tests with Holm), a run's test set bootstrapped over artists, run against run, runs filtered and grouped |
+//! | 11 | [`compare`] | a sweep's arms over seeds (t or BCa intervals, IQM, leakage, paired differences with t-tests and signed-rank tests under Holm, probability of improvement) and the [`compare::verdict`] each gets (no call below `min_pairs`, never "better" by leakage); what the design allows beyond ([`compare::design`]: Friedman ranks, variance by seed source, factorial effects); a run's test set bootstrapped over artists, run against run (headline scores, leakage), runs filtered and grouped |
 //! | 12 | [`report`] | HTML reports with plotters charts, read from the store |
 //! | 13 | [`bench`] | throughput against librosa, scikit-learn and PyTorch, printed, never asserted |
 //!

@@ -112,9 +112,13 @@ fn dispatch(cli: Cli) -> Result<()> {
                 format,
             )
         }
-        Command::Compare { a, b, format, html } => {
-            compare(&places, RunId(a), RunId(b), format, html.as_deref())
-        }
+        Command::Compare {
+            a,
+            b,
+            format,
+            all,
+            html,
+        } => compare(&places, RunId(a), RunId(b), format, all, html.as_deref()),
         Command::Report { out, sweep } => report(&places, &out, sweep),
         Command::Synth { spec, out, subset } => synth(&spec, &out, subset),
         Command::Data {
@@ -214,6 +218,14 @@ fn run(
     overrides: &[String],
     resume_or_run: bool,
 ) -> Result<()> {
+    for given in overrides {
+        if matches!(agf::spec::overrides::assignment(given), Ok((_, v)) if v.len() > 1) {
+            return Err(agf::sweep::SweepError::CommaList {
+                given: given.clone(),
+            }
+            .into());
+        }
+    }
     let sweep = Sweep::load(spec_path, overrides)?;
     if sweep.file.declares_sweep || sweep.cells.len() > 1 {
         return Err(agf::sweep::SweepError::DeclaresSweep(spec_path.to_path_buf()).into());
@@ -358,6 +370,25 @@ fn sweep(places: &cli::args::Places, what: SweepCommand) -> Result<()> {
         }
         SweepCommand::Status { name, format } => {
             let store = existing_store(places)?;
+            let name = match name {
+                Some(n) => n,
+                None => {
+                    let list = store.sweeps()?;
+                    match list.as_slice() {
+                        [only] => only.name.clone(),
+                        [] => anyhow::bail!(
+                            "the store holds no sweep yet (`agf sweep run SPEC` starts one)"
+                        ),
+                        _ => {
+                            println!(
+                                "{} sweeps in the store; name one (`agf sweep status NAME`):",
+                                list.len()
+                            );
+                            return print::sweeps(&list, format);
+                        }
+                    }
+                }
+            };
             let cells = store.cells(&name)?;
             if cells.is_empty() {
                 return Err(agf::sweep::SweepError::NoSuchSweep { name }.into());
@@ -540,11 +571,12 @@ fn compare(
     a: RunId,
     b: RunId,
     format: Format,
+    all: bool,
     html: Option<&Path>,
 ) -> Result<()> {
     let store = existing_store(places)?;
     let diff = agf::compare::runs::diff(&store, a, b)?;
-    print::compare(&diff, format)?;
+    print::compare(&diff, format, all)?;
     if let Some(path) = html {
         agf::report::write_compare(&diff, path)?;
         println!("wrote {}", path.display());

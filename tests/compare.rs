@@ -9,39 +9,9 @@ use agf::compare::sweep::compare;
 use agf::record::{metric, ModelName, RunId, SplitKey};
 use common::{agf, open_store, stdout, write};
 
-/// A small world with clean published labels, the baseline only; six seeds, so that the
-/// exact signed-rank test can reach p < 0.05.
-const SPEC: &str = r#"
-name = "noisy"
-seed = 1
-[dataset]
-source = "synthetic"
-seed = 5
-[dataset.synthetic]
-genres = 4
-groups = 4
-artists = 48
-albums_per_artist = [1, 2]
-tracks_per_album = [3, 5]
-label_noise = 0.0
-album_coherence = 1.0
-clip_seconds = 1.5
-sample_rate = 16000
-[frontend]
-sample_rate = 16000
-n_fft = 512
-hop_length = 256
-n_mels = 32
-n_mfcc = 13
-[split]
-strategy = "artist"
-[noise]
-kind = "symmetric"
-rate = 0.0
-[model]
-kind = "logreg"
-epochs = 80
-"#;
+/// A small world with clean published labels, the baseline only ([`common::SMALL_NOISE_SPEC`]);
+/// six seeds, so that the exact signed-rank test can reach p < 0.05.
+const SPEC: &str = common::SMALL_NOISE_SPEC;
 
 const SWEEP: &str = r#"
 [sweep]
@@ -78,7 +48,7 @@ fn a_noise_sweep_reports_the_noisy_arm_worse_on_every_seed_with_its_exact_p_valu
     );
 
     let store = open_store(&db);
-    let c = compare(&store, "noisy").unwrap();
+    let c = compare(&store, "noisy", None).unwrap();
     assert_eq!(c.arms.len(), 2);
     assert_eq!(c.seeds, [1, 2, 3, 4, 5, 6]);
     let logreg = c
@@ -129,6 +99,13 @@ fn a_noise_sweep_reports_the_noisy_arm_worse_on_every_seed_with_its_exact_p_valu
     assert_eq!(v.test.unwrap().p_value, 2.0 / 64.0);
     assert_eq!(v.p_holm, Some(2.0 / 64.0));
     assert!(table.note.is_none());
+    // Six paired seeds reach the verdict's minimum of five: the planted effect is called,
+    // by the paired t-test (one comparison, so Holm leaves its p-value).
+    assert_eq!(v.verdict, agf::compare::verdict::Verdict::Worse, "{v:?}");
+    assert!(v.p_t_holm.unwrap() < 0.05 && v.p_t_holm == v.p_t);
+    assert_eq!(v.interval.unwrap().method.as_str(), "t");
+    // A run of the noisy arm never beats one of the clean arm.
+    assert_eq!(v.improvement.unwrap().value, 0.0);
     // Each run's test set was bootstrapped over its artists when it was scored.
     assert!(noisy.test_set.is_some_and(|w| w > 0.0));
 
@@ -138,6 +115,7 @@ fn a_noise_sweep_reports_the_noisy_arm_worse_on_every_seed_with_its_exact_p_valu
         "noise.rate=0.7",
         "0 of 6",
         "0.0312",
+        "<strong class=\"worse\">worse</strong>",
         "Score against noise rate",
         "<svg",
     ] {

@@ -100,12 +100,21 @@ epochs = 2
     for model in ["cnn.genre", "cnn.tags", "logreg", "transfer"] {
         assert!(section.contains(&format!(">{model}</td>")), "{model}");
     }
-    let curves = &html[html
-        .find("Validation loss per epoch")
-        .expect("training curves")..];
-    let curves = &curves[..curves.find("</svg>").unwrap()];
-    for model in ["cnn.genre", "cnn.tags", "transfer"] {
-        assert!(curves.contains(model), "{model} has a curve");
+    // One panel per kind of target, each with its chance line: genre nets and the transfer
+    // model against ln of the genres, the factor's net against ln of its topics.
+    let training = &html[html.find("<h2>Training</h2>").expect("a training section")..];
+    for (panel, model, chance) in [
+        ("genre nets: genre cross-entropy", "cnn.genre", "chance ln "),
+        ("factor nets: cross-entropy against", "cnn.tags", "chance ln "),
+        ("transfer model: genre cross-entropy", "transfer", "chance ln "),
+    ] {
+        let at = training
+            .find(&format!("Run {}: {panel}", out.run.0))
+            .unwrap_or_else(|| panic!("{panel} is drawn"));
+        let svg = &training[at..];
+        let svg = &svg[..svg.find("</svg>").unwrap()];
+        assert!(svg.contains(model), "{model} has a curve");
+        assert!(svg.contains(chance), "{panel} has its chance line");
     }
     // Checkpoints of every net are on disk: the JSON names its epoch's tensors.
     for t in ["genre", "tags"] {

@@ -194,6 +194,9 @@ pub enum Command {
         b: i64,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Every stored metric and parameter, internal counters included.
+        #[arg(long)]
+        all: bool,
         /// Also write the comparison as an HTML page here.
         #[arg(long)]
         html: Option<PathBuf>,
@@ -296,9 +299,10 @@ pub enum SweepCommand {
         #[arg(long, default_value_t = 60.0)]
         lease: f64,
     },
-    /// Every cell of a sweep: its axes, status, attempts and run.
+    /// Every cell of a sweep: its axes, status, attempts and run. Without a name: the only
+    /// sweep of the store, or the list of sweeps when there are several.
     Status {
-        name: String,
+        name: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },

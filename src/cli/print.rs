@@ -389,7 +389,97 @@ pub fn groups(groups: &[agf::compare::runs::Group], by: &[String], format: Forma
 }
 
 /// `agf compare A B`.
-pub fn compare(d: &agf::compare::runs::RunDiff, format: Format) -> Result<()> {
+/// The parameters two runs do not share, one a line.
+fn params_that_differ(d: &agf::compare::runs::RunDiff) {
+    if d.params.is_empty() {
+        println!("parameters: all {} the same", d.same);
+        return;
+    }
+    println!(
+        "parameters that differ ({} of {}):",
+        d.params.len(),
+        d.params.len() + d.same
+    );
+    let kw = d.params.iter().map(|p| p.key.len()).max().unwrap_or(3);
+    for p in &d.params {
+        println!(
+            "  {:<kw$}  {}  →  {}",
+            p.key,
+            p.a.as_deref().unwrap_or("(absent)"),
+            p.b.as_deref().unwrap_or("(absent)")
+        );
+    }
+}
+
+/// `agf compare A B`: the parameters that differ, each genre model's headline scores with
+/// their difference and each run's test-set interval, and leakage; nothing internal.
+fn compare_summary(d: &agf::compare::runs::RunDiff) {
+    let (a, b) = (d.a.id, d.b.id);
+    println!(
+        "run {a} \"{}\" ({}) against run {b} \"{}\" ({})",
+        d.a.name, d.a.status, d.b.name, d.b.status
+    );
+    params_that_differ(d);
+    let pct = |l: Option<agf::compare::verdict::Leakage>| {
+        l.map(|l| {
+            format!(
+                "{:.0}% artist, {:.0}% album",
+                l.artist * 100.0,
+                l.album * 100.0
+            )
+        })
+        .unwrap_or_else(|| "unknown".into())
+    };
+    println!(
+        "leakage (test tracks whose artist / album is in training): run {a} {}; run {b} {}",
+        pct(d.leakage[0]),
+        pct(d.leakage[1])
+    );
+    if let Some(note) = d.leakage_note() {
+        println!("  {note}");
+    }
+    println!();
+    let mw = d
+        .scores
+        .iter()
+        .map(|s| s.model.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!(
+        "{:<mw$}  {:<15}  {:>17}  {:>17}  {:>9}",
+        "model",
+        "score",
+        format!("run {a}"),
+        format!("run {b}"),
+        "Δ"
+    );
+    let cell = |v: Option<f64>, h: Option<f64>| match (v, h) {
+        (Some(v), Some(h)) => format!("{v:.4} ± {h:.4}"),
+        (Some(v), None) => format!("{v:.4}"),
+        _ => "-".into(),
+    };
+    for sc in &d.scores {
+        println!(
+            "{:<mw$}  {:<15}  {:>17}  {:>17}  {:>9}",
+            sc.model,
+            sc.label,
+            cell(sc.a, sc.a_test_set),
+            cell(sc.b, sc.b_test_set),
+            sc.difference()
+                .map(|x| format!("{x:+.4}"))
+                .unwrap_or_else(|| "-".into())
+        );
+    }
+    println!();
+    println!(
+        "± is each run's 95% interval over its test set's artists. One run each: a difference \
+         between two runs is not told apart from seed noise (run the arms over seeds with \
+         `agf sweep run`). `--all` lists every stored metric."
+    );
+}
+
+pub fn compare(d: &agf::compare::runs::RunDiff, format: Format, all: bool) -> Result<()> {
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(d)?),
         Format::Csv => {
@@ -420,6 +510,7 @@ pub fn compare(d: &agf::compare::runs::RunDiff, format: Format) -> Result<()> {
             }
             w.flush()?;
         }
+        Format::Table if !all => compare_summary(d),
         Format::Table => {
             let (a, b) = (d.a.id, d.b.id);
             println!(
@@ -427,24 +518,7 @@ pub fn compare(d: &agf::compare::runs::RunDiff, format: Format) -> Result<()> {
                 d.a.name, d.a.status, d.b.name, d.b.status
             );
             println!();
-            if d.params.is_empty() {
-                println!("parameters: all {} the same", d.same);
-            } else {
-                println!(
-                    "parameters that differ ({}; {} the same):",
-                    d.params.len(),
-                    d.same
-                );
-                let kw = d.params.iter().map(|p| p.key.len()).max().unwrap_or(3);
-                for p in &d.params {
-                    println!(
-                        "  {:<kw$}  {}  →  {}",
-                        p.key,
-                        p.a.as_deref().unwrap_or("(absent)"),
-                        p.b.as_deref().unwrap_or("(absent)")
-                    );
-                }
-            }
+            params_that_differ(d);
             println!();
             let mw = d
                 .metrics
@@ -589,9 +663,10 @@ fn data_table(s: &DataSummary) {
 /// `agf report`.
 pub fn report(r: &agf::report::ReportOutput) {
     println!(
-        "wrote {} ({} runs: {} run pages written, {} kept from before)",
+        "wrote {} ({} run{}: {} run pages written, {} kept from before)",
         r.index.display(),
         r.runs,
+        if r.runs == 1 { "" } else { "s" },
         r.run_pages_written,
         r.runs - r.run_pages_written
     );

@@ -6,8 +6,10 @@
 
 pub mod arm;
 pub mod card;
+pub mod design;
 pub mod runs;
 pub mod sweep;
+pub mod verdict;
 
 use crate::record::{metric, SplitKey};
 use crate::store::StoreError;

@@ -2,7 +2,8 @@
 //! its difference), and runs filtered by their parameters and grouped, with mean ± SD of
 //! each group's headline test scores.
 
-use super::CompareError;
+use super::verdict::Leakage;
+use super::{CompareError, SCORES};
 use crate::eval::summary::Spread;
 use crate::record::{metric, ModelName, RunId, SplitKey};
 use crate::store::{MetricRow, RunSummary, Store};
@@ -43,6 +44,127 @@ pub struct RunDiff {
     pub same: usize,
     /// Genre models' scores first (by model, split, name), then the rest.
     pub metrics: Vec<MetricDiff>,
+    /// The headline scores of every genre model either run has: what `agf compare` shows
+    /// by default.
+    pub scores: Vec<ScoreDiff>,
+    /// Each run's split leakage.
+    pub leakage: [Option<Leakage>; 2],
+}
+
+/// One genre model's score in both runs, with each run's test-set interval half-width
+/// (bootstrap over the test set's artists).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoreDiff {
+    pub model: String,
+    pub label: &'static str,
+    pub lower_is_better: bool,
+    pub a: Option<f64>,
+    pub b: Option<f64>,
+    pub a_test_set: Option<f64>,
+    pub b_test_set: Option<f64>,
+}
+
+impl ScoreDiff {
+    pub fn difference(&self) -> Option<f64> {
+        Some(self.b? - self.a?)
+    }
+}
+
+impl RunDiff {
+    /// What the two runs' leakage says of the comparison, if anything.
+    pub fn leakage_note(&self) -> Option<String> {
+        match self.leakage {
+            [Some(a), Some(b)] if a.leaks() != b.leaks() => {
+                let (who, l) = if b.leaks() {
+                    (self.b.id, b)
+                } else {
+                    (self.a.id, a)
+                };
+                Some(format!(
+                    "run {who} is optimistic by leakage: {} (the other run: none)",
+                    l.text()
+                ))
+            }
+            [Some(a), Some(b)] if a.leaks() => Some(format!(
+                "both runs leak: run {}: {}; run {}: {}",
+                self.a.id,
+                a.text(),
+                self.b.id,
+                b.text()
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// A run's leakage from its dataset facts.
+fn leakage(rows: &[MetricRow]) -> Option<Leakage> {
+    let get = |n: &str| {
+        rows.iter()
+            .find(|m| m.model == ModelName::Dataset && m.split == SplitKey::All && m.name == n)
+            .and_then(|m| m.value)
+    };
+    let test = get("test.tracks").filter(|t| *t > 0.0)?;
+    Some(Leakage {
+        artist: get("test_tracks_with_train_artist")? / test,
+        album: get("test_tracks_with_train_album")? / test,
+    })
+}
+
+/// The genre models' headline scores of both runs.
+fn scores(ra: &[MetricRow], rb: &[MetricRow]) -> Vec<ScoreDiff> {
+    let get = |rows: &[MetricRow], model: &ModelName, split: SplitKey, name: &str| {
+        rows.iter()
+            .find(|m| &m.model == model && m.split == split && m.name == name)
+            .and_then(|m| m.value)
+    };
+    let mut models: Vec<ModelName> = ra
+        .iter()
+        .chain(rb)
+        .filter(|m| m.split == SplitKey::Test && m.name == metric::LOG_LOSS)
+        .map(|m| m.model.clone())
+        .collect();
+    models.sort_by_key(|m| {
+        (
+            match m {
+                ModelName::Transfer => 0,
+                ModelName::Net(_) => 1,
+                ModelName::Baseline => 2,
+                _ => 3,
+            },
+            m.to_string(),
+        )
+    });
+    models.dedup();
+    let mut out = Vec::new();
+    for model in &models {
+        for score in SCORES {
+            let (a, b) = (
+                get(ra, model, score.split, score.name),
+                get(rb, model, score.split, score.name),
+            );
+            if a.is_none() && b.is_none() {
+                continue;
+            }
+            let [low, high] = metric::artist_interval(score.name);
+            let half = |rows: &[MetricRow]| {
+                Some(
+                    (get(rows, model, score.split, &high)? - get(rows, model, score.split, &low)?)
+                        / 2.0,
+                )
+            };
+            out.push(ScoreDiff {
+                model: model.to_string(),
+                label: score.label,
+                lower_is_better: score.lower_is_better,
+                a,
+                b,
+                a_test_set: half(ra),
+                b_test_set: half(rb),
+            });
+        }
+    }
+    out
 }
 
 pub(super) fn summary(store: &Store, run: RunId) -> Result<RunSummary, CompareError> {
@@ -84,16 +206,9 @@ pub fn diff(store: &Store, a: RunId, b: RunId) -> Result<RunDiff, CompareError> 
             m.name.clone(),
         )
     };
-    let ma: BTreeMap<_, _> = store
-        .metrics(a)?
-        .iter()
-        .map(|m| (key(m), m.value))
-        .collect();
-    let mb: BTreeMap<_, _> = store
-        .metrics(b)?
-        .iter()
-        .map(|m| (key(m), m.value))
-        .collect();
+    let (rows_a, rows_b) = (store.metrics(a)?, store.metrics(b)?);
+    let ma: BTreeMap<_, _> = rows_a.iter().map(|m| (key(m), m.value)).collect();
+    let mb: BTreeMap<_, _> = rows_b.iter().map(|m| (key(m), m.value)).collect();
     let mut names: Vec<&(String, String, String)> = ma.keys().chain(mb.keys()).collect();
     names.sort();
     names.dedup();
@@ -140,6 +255,8 @@ pub fn diff(store: &Store, a: RunId, b: RunId) -> Result<RunDiff, CompareError> 
         params,
         same,
         metrics,
+        scores: scores(&rows_a, &rows_b),
+        leakage: [leakage(&rows_a), leakage(&rows_b)],
     })
 }
 

@@ -1,6 +1,8 @@
-//! The special functions variational LDA needs (digamma, log-gamma) and gamma draws from
-//! our seeded generator. Written here because no dependency of ours carries them.
+//! The special functions variational LDA needs (digamma; log-gamma lives with the other
+//! special functions in [`crate::eval::special`]) and gamma draws from our seeded generator.
+//! Written here because no dependency of ours carries them.
 
+pub use crate::eval::special::ln_gamma;
 use crate::rng::Rng;
 
 /// ψ(x) for x > 0: the recurrence ψ(x) = ψ(x+1) − 1/x lifts x above 6 (the sum of the
@@ -25,19 +27,6 @@ pub fn digamma(mut x: f64) -> f64 {
                             - inv2
                                 * (1.0 / 240.0 - inv2 * (1.0 / 132.0 - inv2 * 691.0 / 32760.0)))));
     x.ln() - 0.5 * inv - series - num / den
-}
-
-/// ln Γ(x) for x > 0: Stirling's series after lifting x above 12 (accurate to ~1e-14).
-pub fn ln_gamma(mut x: f64) -> f64 {
-    let mut shift = 0.0;
-    while x < 12.0 {
-        shift -= x.ln();
-        x += 1.0;
-    }
-    let inv = 1.0 / x;
-    let inv2 = inv * inv;
-    let series = inv * (1.0 / 12.0 - inv2 * (1.0 / 360.0 - inv2 * (1.0 / 1260.0 - inv2 / 1680.0)));
-    shift + (x - 0.5) * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI).ln() + series
 }
 
 /// A Gamma(shape, scale) draw, shape ≥ 1 (Marsaglia & Tsang 2000).

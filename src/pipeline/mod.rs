@@ -299,6 +299,47 @@ impl Needs {
     }
 }
 
+/// The fact that holds the run's folder, for links to its files.
+pub const RUN_DIR_FACT: &str = "run_dir";
+
+/// The fact that holds a run's time per stage, as JSON: `[{"stage", "seconds", "cached"}]`.
+pub const STAGE_TIMES_FACT: &str = "stage_times";
+
+/// One stage's wall-clock time in a run, and whether its every computation was cached
+/// before the run started.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StageTime {
+    pub stage: String,
+    pub seconds: f64,
+    pub cached: bool,
+}
+
+/// Times stages one after another.
+struct StageClock {
+    last: Instant,
+    laps: Vec<StageTime>,
+}
+
+impl StageClock {
+    fn new(started: Instant) -> StageClock {
+        StageClock {
+            last: started,
+            laps: Vec::new(),
+        }
+    }
+
+    /// The stage that just finished: the time since the previous one.
+    fn lap(&mut self, stage: &str, cached: bool) {
+        let now = Instant::now();
+        self.laps.push(StageTime {
+            stage: stage.to_string(),
+            seconds: (now - self.last).as_secs_f64(),
+            cached,
+        });
+        self.last = now;
+    }
+}
+
 fn run_stages(
     spec: &Resolved,
     ws: Workspace,
@@ -327,13 +368,34 @@ fn run_stages(
         d.album_count()
     );
     let leakage = stages::data::record(&data, &mut rec)?;
+    let absolute = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+    stages::Recorder::facts(&mut rec, &[(RUN_DIR_FACT, absolute.display().to_string())])
+        .map_err(StageError::from)?;
     // Each stage, once done, leaves its recipe's marker: `agf sweep plan` counts them.
     let recipes = stages::recipe::recipes(spec);
+    // A stage whose every computation was done before this run started comes from the cache.
+    let cached_before: Vec<(&str, bool)> = ["features", "frames", "factor", "net", "transfer"]
+        .into_iter()
+        .map(|stage| {
+            let mine: Vec<_> = recipes.iter().filter(|r| r.stage == stage).collect();
+            (
+                stage,
+                !mine.is_empty() && mine.iter().all(|r| r.is_done(ws.cache)),
+            )
+        })
+        .collect();
+    let cached = |stages: &[&str]| {
+        stages
+            .iter()
+            .all(|stage| cached_before.iter().any(|(s, c)| s == stage && *c))
+    };
+    let mut clock = StageClock::new(started);
     let done = |stage: &str| {
         for r in recipes.iter().filter(|r| r.stage == stage) {
             r.mark_done(ws.cache);
         }
     };
+    clock.lap("data", false);
 
     let extractor = FeatureExtractor::new(&spec.frontend, &spec.descriptors);
     let tracks = needs
@@ -358,12 +420,16 @@ fn run_stages(
     )
     .map_err(StageError::from)?;
     done("features");
+    clock.lap("features", cached(&["features"]));
 
     let frames = needs.frames.then(|| {
         let factor_front = FeatureExtractor::new(&spec.factor_frontend, &spec.descriptors);
         stages::frames::run(d, &data.loader, &factor_front, ws.cache)
     });
     done("frames");
+    if needs.frames {
+        clock.lap("frames", cached(&["frames"]));
+    }
     let descriptors = tracks
         .as_ref()
         .filter(|_| {
@@ -379,13 +445,20 @@ fn run_stages(
     };
     let factors = stages::factors::run(spec, &data, &inputs, ws.cache, &mut rec)?;
     done("factor");
+    if !spec.factors.is_empty() {
+        clock.lap("factors", cached(&["factor"]));
+    }
     let baseline = stages::baseline::run(spec, &data, baseline_rows, &mut rec)?;
+    clock.lap("baseline", false);
     let (nets, trained) = match &tracks {
         Some(t) => stages::nets::run(spec, &data, t, &factors, device, &dir, ws.cache, &mut rec)?,
         None => (Vec::new(), None),
     };
     done("net");
     done("transfer");
+    if !nets.is_empty() {
+        clock.lap("nets and transfer", cached(&["net", "transfer"]));
+    }
     if let Some(a) = &spec.audit {
         let (table, cache) = (baseline_rows, ws.cache);
         audit::within_run(
@@ -398,8 +471,18 @@ fn run_stages(
             &dir,
             &mut rec,
         )?;
+        clock.lap("audit", false);
     }
     drop(trained);
+    let laps = clock.laps;
+    stages::Recorder::facts(
+        &mut rec,
+        &[(
+            STAGE_TIMES_FACT,
+            serde_json::to_string(&laps).expect("stage times serialise"),
+        )],
+    )
+    .map_err(StageError::from)?;
     Ok(RunOutcome {
         run,
         name: spec.name.clone(),

@@ -85,7 +85,9 @@ fn range_of(values: impl Iterator<Item = f64>, fallback: (f64, f64)) -> (f64, f6
     if !lo.is_finite() {
         return fallback;
     }
-    let pad = ((hi - lo) * 0.08).max(hi.abs().max(1e-3) * 0.01);
+    // A lone value (or a handful of equal ones) gets a window a reader can place it in:
+    // at least 5% of its size either side, not a sliver of rounding.
+    let pad = ((hi - lo) * 0.08).max(hi.abs().max(1e-3) * 0.05);
     (lo - pad, hi + pad)
 }
 
@@ -98,7 +100,7 @@ fn coloured<'a>(names: impl Iterator<Item = &'a String>) -> Vec<(String, RGBColo
 }
 
 /// Entries of a legend, drawn in their own panel: a swatch and a wrapped name each.
-fn draw_legend(
+pub(super) fn draw_legend(
     area: &DrawingArea<SVGBackend, Shift>,
     title: &str,
     entries: &[(String, RGBColor)],
@@ -279,10 +281,24 @@ pub struct Series {
 
 /// Dots per run (x: run id), one colour per series, the legend beside the plot.
 pub fn runs_chart(title: &str, y_label: &str, series: &[Series]) -> Result<String, String> {
-    let (x0, x1) = range_of(
-        series.iter().flat_map(|s| s.points.iter().map(|p| p.0)),
-        (0.0, 1.0),
+    // Run ids are whole numbers: a window of at least ten of them, ticks on whole numbers.
+    let (first, last) = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
+    let (first, last) = if first.is_finite() {
+        (first, last)
+    } else {
+        (1.0, 1.0)
+    };
+    let span = (last - first).max(10.0);
+    let (x0, x1) = (
+        (first - span * 0.04).floor().max(0.0),
+        (first + span * 1.04).ceil(),
     );
+    let ticks = ((x1 - x0) as usize).clamp(2, 12);
     let (y0, y1) = range_of(
         series.iter().flat_map(|s| s.points.iter().map(|p| p.1)),
         (0.0, 1.0),
@@ -306,7 +322,14 @@ pub fn runs_chart(title: &str, y_label: &str, series: &[Series]) -> Result<Strin
             .light_line_style(RGBColor(242, 242, 242))
             .x_desc("run")
             .y_desc(y_label)
-            .x_label_formatter(&|x| format!("{x:.0}"))
+            .x_labels(ticks)
+            .x_label_formatter(&|x| {
+                if x.fract() == 0.0 {
+                    format!("{x:.0}")
+                } else {
+                    String::new()
+                }
+            })
             .label_style((FONT, TICK))
             .axis_desc_style((FONT, DESC))
             .draw()
@@ -326,7 +349,11 @@ pub fn runs_chart(title: &str, y_label: &str, series: &[Series]) -> Result<Strin
         let entries: Vec<(String, RGBColor)> = series
             .iter()
             .enumerate()
-            .map(|(i, s)| (format!("{} ({} runs)", s.name, s.points.len()), colour(i)))
+            .map(|(i, s)| {
+                let n = s.points.len();
+                let runs = if n == 1 { "run" } else { "runs" };
+                (format!("{} ({n} {runs})", s.name), colour(i))
+            })
             .collect();
         draw_legend(&legend, "headline model", &entries)?;
         root.present().map_err(err)?;

@@ -1,7 +1,7 @@
 //! `agf compare A B --html`: two runs side by side, the parameters that differ and every
 //! metric with its difference.
 
-use super::page::{self, num_cell};
+use super::page::{self, num, num_cell};
 use crate::compare::runs::RunDiff;
 use maud::html;
 
@@ -35,7 +35,34 @@ pub fn render(d: &RunDiff, home: Option<&str>) -> String {
                 }
             }
         }
-        h2 { "Metrics" }
+        h2 { "Leakage" }
+        p {
+            @for (run, l) in [(a.id.0, d.leakage[0]), (b.id.0, d.leakage[1])] {
+                "Run " (run) ": " (l.map(|l| l.text()).unwrap_or_else(|| "unknown".into())) ". "
+            }
+            @if let Some(n) = d.leakage_note() { strong.leak { (n) } }
+        }
+        h2 { "Headline scores" }
+        p.note {
+            "Each genre model's test scores against the published labels and, on generated worlds, the true genres (clean); ± is each run's 95% interval over its test set's artists. "
+            "Δ is run " (b.id.0) " minus run " (a.id.0) ". One run each: a difference between two runs is not told apart from seed noise, so none is coloured as a finding; run the arms over seeds with a sweep for a verdict."
+        }
+        table.sortable {
+            thead { tr { th.l { "model" } th.l { "score" } th { "run " (a.id.0) } th { "run " (b.id.0) } th { "Δ" } } }
+            tbody {
+                @for sc in &d.scores {
+                    tr {
+                        td.l { (sc.model) } td.l { (sc.label) }
+                        td data-v=[sc.a] { (num(sc.a, 4)) @if let Some(h) = sc.a_test_set { " ± " (format!("{h:.4}")) } }
+                        td data-v=[sc.b] { (num(sc.b, 4)) @if let Some(h) = sc.b_test_set { " ± " (format!("{h:.4}")) } }
+                        (num_cell(sc.difference(), 4))
+                    }
+                }
+            }
+        }
+        h2 { "Every stored metric" }
+        details {
+        summary { "Every metric both runs stored, internal counters included (" (d.metrics.len()) " rows)" }
         p.note { "Δ is run " (b.id.0) " minus run " (a.id.0) "; for log loss lower is better, for the other scores higher." }
         table.sortable {
             thead { tr { th.l { "model" } th.l { "split" } th.l { "metric" } th { "run " (a.id.0) } th { "run " (b.id.0) } th { "Δ" } } }
@@ -51,6 +78,7 @@ pub fn render(d: &RunDiff, home: Option<&str>) -> String {
                     }
                 }
             }
+        }
         }
     };
     page::frame(

@@ -65,7 +65,7 @@ pub fn render(ix: &Index) -> String {
         p.note {
             "Generated " (chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")) " from "
             code { (ix.location) } ": "
-            (ix.runs.len()) " runs (" (count(RunStatus::Done)) " done, "
+            (ix.runs.len()) (if ix.runs.len() == 1 { " run (" } else { " runs (" }) (count(RunStatus::Done)) " done, "
             (count(RunStatus::Failed)) " failed, " (count(RunStatus::Running)) " running, "
             (count(RunStatus::Interrupted)) " interrupted), " (scored) " with test scores. "
             "Log loss is the challenge's primary score; lower is better."
@@ -99,7 +99,7 @@ pub fn render(ix: &Index) -> String {
             }
             h2 { "Runs" }
             p.note { "Click a header to sort; a run's number opens its page (its models, split, confusion matrices, training curves, factors and spec)." }
-            table.sortable {
+            div.wide { table.sortable {
                 thead { tr {
                     th { "run" } th.l { "name" } th.l { "sweep arm, seed" } th.l { "status" } th.l { "headline model" }
                     th { "test log loss" } th { "test macro-F1" } th { "test accuracy" }
@@ -125,11 +125,11 @@ pub fn render(ix: &Index) -> String {
                             td.l { (r.headline_model.clone().unwrap_or_default()) }
                             (num_cell(r.log_loss, 4)) (num_cell(r.macro_f1, 4)) (num_cell(r.accuracy, 4))
                             td.l { (page::when(&r.started_at)) } td.l { (r.device) }
-                            td.l { code { (short(&r.spec_hash, 12)) } }
+                            td.l { code { (short(&r.spec_hash, 8)) } }
                         }
                     }
                 }
-            }
+            } }
             @if !ix.factors.is_empty() {
                 h2 { "Artist Group Factors" }
                 p.note { "The newest runs' factors (each run's page lists its own). NMI: agreement of each artist's largest topic with the latent artist group (generated worlds only). Perplexity: scikit-learn's bound on the fitted bags; held-out: on the artists left out of the fit." }

@@ -13,6 +13,7 @@ mod compare_page;
 mod index;
 mod page;
 mod run_page;
+mod stat_charts;
 mod sweep_page;
 
 use crate::compare::runs::RunDiff;
@@ -23,7 +24,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Bumped when pages change, so that kept run pages are written again.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -96,27 +97,60 @@ pub fn write_report_with(
     for f in &factors {
         by_run.entry(f.run).or_default().push(f);
     }
+    // Pages are rendered here and written by two threads beside: each write waits on its
+    // fsync, which would otherwise stall the rendering of the next page.
     let mut written = 0;
-    for r in &runs {
-        let path = out.join("runs").join(format!("{}.html", r.id.0));
-        let stamp = run_page::stamp(r);
-        if stamp.is_some() && stamps.get(&r.id.0) == stamp.as_ref() && path.is_file() {
-            continue;
-        }
-        let html = run_page::render(
-            store,
-            &run_page::RunPage {
-                summary: r,
-                factors: by_run.remove(&r.id).unwrap_or_default(),
-            },
-        )?;
-        write_atomic(&path, html.as_bytes())?;
-        written += 1;
-        match stamp {
-            Some(s) => stamps.insert(r.id.0, s),
-            None => stamps.remove(&r.id.0),
+    let (send, receive) = std::sync::mpsc::sync_channel::<(PathBuf, String)>(16);
+    let receive = std::sync::Mutex::new(receive);
+    let rendered: Result<(), ReportError> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| -> Result<(), ReportError> {
+                    loop {
+                        let next = receive.lock().expect("no writer panics").recv();
+                        let Ok((path, html)) = next else {
+                            return Ok(());
+                        };
+                        write_atomic(&path, html.as_bytes())?;
+                    }
+                })
+            })
+            .collect();
+        let mut render = || -> Result<(), ReportError> {
+            for r in &runs {
+                let path = out.join("runs").join(format!("{}.html", r.id.0));
+                let stamp = run_page::stamp(r);
+                if stamp.is_some() && stamps.get(&r.id.0) == stamp.as_ref() && path.is_file() {
+                    continue;
+                }
+                let html = run_page::render(
+                    store,
+                    &run_page::RunPage {
+                        summary: r,
+                        factors: by_run.remove(&r.id).unwrap_or_default(),
+                        report_dir: &out.join("runs"),
+                    },
+                )?;
+                if send.send((path, html)).is_err() {
+                    // A writer failed and left: its error is reported below.
+                    break;
+                }
+                written += 1;
+                match stamp {
+                    Some(s) => stamps.insert(r.id.0, s),
+                    None => stamps.remove(&r.id.0),
+                };
+            }
+            Ok(())
         };
-    }
+        let result = render();
+        drop(send);
+        for w in writers {
+            w.join().expect("a page writer does not panic")?;
+        }
+        result
+    });
+    rendered?;
     stamps.retain(|id, _| runs.iter().any(|r| r.id.0 == *id));
     write_atomic(
         &stamps_path,
@@ -128,7 +162,7 @@ pub fn write_report_with(
         if matches!(which, Sweeps::Only(name) if name != &s.name) {
             continue;
         }
-        let comparison = crate::compare::sweep::compare(store, &s.name)?;
+        let comparison = crate::compare::sweep::compare(store, &s.name, None)?;
         let html = sweep_page::render(store, &comparison)?;
         let path = out
             .join("sweeps")

@@ -6,7 +6,7 @@
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 const STYLE: &str = r#"
-body{font-family:"DejaVu Sans",Verdana,sans-serif;font-size:16px;line-height:1.45;margin:2em auto;max-width:1240px;padding:0 1.5em;color:#1d1d1d}
+body{font-family:"DejaVu Sans",Verdana,sans-serif;font-size:16px;line-height:1.45;margin:2em auto;max-width:1320px;padding:0 1.5em;color:#1d1d1d}
 h1{font-size:1.7em;margin-bottom:.2em}h2{font-size:1.35em;margin-top:2em;border-bottom:1px solid #ddd}h3{font-size:1.1em;margin-top:1.5em}
 table{border-collapse:collapse;margin:.8em 0 1.2em;font-size:15px}
 td,th{border:1px solid #d4d4d4;padding:.3em .6em;text-align:right;vertical-align:top;white-space:nowrap}
@@ -17,6 +17,8 @@ td.l,th.l{text-align:left}tr.base td{background:#f6f9ff}tr.bad td{background:#ff
 figure{margin:1.2em 0}figcaption{font-size:15px;color:#444;margin-bottom:.3em}
 .pair{display:flex;flex-wrap:wrap;gap:1.2em}code,pre{font-size:14px}pre{background:#f7f7f7;padding:1em;overflow:auto}
 a{color:#0b5cad}nav{font-size:15px;margin-bottom:1em}.better{color:#116b1f}.worse{color:#a11}
+.leak{color:#8a5a00}.called{font-weight:bold}div.wide{overflow-x:auto;max-width:100%}div.arms td.l:first-child{min-width:13em;overflow-wrap:break-word}div.wide table{font-size:14px}div.wide td,div.wide th{padding:.25em .4em}
+svg{max-width:100%;height:auto}
 "#;
 
 /// Click a header to sort by it; numbers sort by their `data-v` value.

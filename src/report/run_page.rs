@@ -3,17 +3,84 @@
 //! against the published labels and the true genres, its training curves, its split, its
 //! factors and its resolved spec.
 
-use super::charts::{self, Band};
+use super::charts;
 use super::page::{self, figure, num, num_cell};
+use super::stat_charts::{self, LossCurve};
 use super::ReportError;
 use crate::record::{metric, ModelName, RunId, SplitKey};
 use crate::store::{FactorRow, MetricRow, RunSummary, Store};
 use maud::{html, Markup};
+use std::path::Path;
 
 /// Everything a run's page shows, read from the store.
 pub struct RunPage<'a> {
     pub summary: &'a RunSummary,
     pub factors: Vec<&'a FactorRow>,
+    /// Where the page is written, for relative links to the run's files.
+    pub report_dir: &'a Path,
+}
+
+/// One kind of training target's curves and the chance levels drawn with them.
+struct LossPanel {
+    title: &'static str,
+    curves: Vec<LossCurve>,
+    chance: Vec<(String, f64)>,
+}
+
+/// The run's prediction and factor files, as (link from the page, name).
+fn run_files(run_dir: Option<&str>, page_dir: &Path) -> Vec<(String, String)> {
+    let Some(dir) = run_dir.map(Path::new) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for sub in ["predictions", "factors"] {
+        // Prediction files sit in predictions/, factor tables one folder deeper.
+        let mut found = Vec::new();
+        let mut folders = vec![dir.join(sub)];
+        while let Some(folder) = folders.pop() {
+            let Ok(entries) = std::fs::read_dir(&folder) else {
+                continue;
+            };
+            for e in entries.filter_map(|e| e.ok()) {
+                let p = e.path();
+                if p.is_dir() {
+                    folders.push(p);
+                } else if p.is_file() {
+                    found.push(p);
+                }
+            }
+        }
+        found.sort();
+        for target in found {
+            let name = target
+                .strip_prefix(dir)
+                .unwrap_or(&target)
+                .display()
+                .to_string();
+            out.push((relative(page_dir, &target), name));
+        }
+    }
+    out
+}
+
+/// `target` as a link from a page in `from` (both made absolute): relative where they share
+/// a root, so the report can be moved with its runs; a file URL otherwise.
+fn relative(from: &Path, target: &Path) -> String {
+    let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let (from, target) = (abs(from), abs(target));
+    let a: Vec<_> = from.components().collect();
+    let b: Vec<_> = target.components().collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common <= 1 {
+        return format!("file://{}", target.display());
+    }
+    let mut parts: Vec<String> = vec!["..".to_string(); a.len() - common];
+    parts.extend(
+        b[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().to_string()),
+    );
+    parts.join("/")
 }
 
 fn value(metrics: &[MetricRow], model: &ModelName, split: SplitKey, name: &str) -> Option<f64> {
@@ -68,9 +135,17 @@ pub fn render(store: &Store, page: &RunPage) -> Result<String, ReportError> {
         .headline_model
         .as_deref()
         .and_then(ModelName::parse);
-    let mut bands = Vec::new();
     let mut epoch_rows = Vec::new();
-    for model in &models {
+    // One panel per kind of target: each with its chance level, the loss of a uniform
+    // prediction (ln of the classes, or of a factor's topics).
+    let topics_of = |factor: &str| {
+        page.factors
+            .iter()
+            .find(|f| f.factor == factor)
+            .and_then(|f| f.topics)
+    };
+    let mut panels: Vec<LossPanel> = Vec::new();
+    for (k, model) in models.iter().enumerate() {
         let epochs = store.epochs(run, model)?;
         let best = epochs
             .iter()
@@ -78,20 +153,69 @@ pub fn render(store: &Store, page: &RunPage) -> Result<String, ReportError> {
             .min_by(|a, b| a.validation_loss.total_cmp(&b.validation_loss))
             .cloned();
         epoch_rows.push((model.clone(), epochs.len(), best));
-        // The baseline's hundreds of full-batch epochs would flatten the nets' curves.
-        if *model != ModelName::Baseline && !epochs.is_empty() {
-            bands.push(Band {
+        if epochs.is_empty() {
+            continue;
+        }
+        let (panel, chance) = match model {
+            ModelName::Net(t) if t != "genre" && t != "multitask" => (
+                "factor nets: cross-entropy against the artist's topic vector",
+                topics_of(t).map(|n| (format!("ln {n}"), (n as f64).ln())),
+            ),
+            ModelName::Transfer => (
+                "transfer model: genre cross-entropy",
+                Some((format!("ln {}", classes.len()), (classes.len() as f64).ln())),
+            ),
+            ModelName::Baseline | ModelName::BaselineOn(_) => (
+                "logistic baseline: genre cross-entropy",
+                Some((format!("ln {}", classes.len()), (classes.len() as f64).ln())),
+            ),
+            _ => (
+                "genre nets: genre cross-entropy",
+                Some((format!("ln {}", classes.len()), (classes.len() as f64).ln())),
+            ),
+        };
+        let i = match panels.iter().position(|p| p.title == panel) {
+            Some(i) => i,
+            None => {
+                panels.push(LossPanel {
+                    title: panel,
+                    curves: Vec::new(),
+                    chance: Vec::new(),
+                });
+                panels.len() - 1
+            }
+        };
+        let LossPanel {
+            curves,
+            chance: chances,
+            ..
+        } = &mut panels[i];
+        if let Some(c) = chance.filter(|c| !classes.is_empty() && !chances.contains(c)) {
+            chances.push(c);
+        }
+        for (training, get) in [
+            (
+                true,
+                (|e: &crate::record::Epoch| e.train_loss) as fn(&crate::record::Epoch) -> f64,
+            ),
+            (false, |e: &crate::record::Epoch| e.validation_loss),
+        ] {
+            curves.push(LossCurve {
                 name: model.to_string(),
-                points: epochs
-                    .iter()
-                    .map(|e| {
-                        let v = e.validation_loss;
-                        (e.epoch as f64, v, v, v)
-                    })
-                    .collect(),
+                colour: k,
+                training,
+                points: epochs.iter().map(|e| (e.epoch as f64, get(e))).collect(),
             });
         }
     }
+    let class_rows = store.class_metrics(run)?;
+    let stage_times: Vec<crate::pipeline::StageTime> = fact(crate::pipeline::STAGE_TIMES_FACT)
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let files = run_files(
+        fact(crate::pipeline::RUN_DIR_FACT).as_deref(),
+        page.report_dir,
+    );
     let confusions: Vec<(SplitKey, &str, Vec<Vec<usize>>)> = match &headline {
         Some(h) if !classes.is_empty() => {
             let mut out = Vec::new();
@@ -170,6 +294,32 @@ pub fn render(store: &Store, page: &RunPage) -> Result<String, ReportError> {
                 }
             }
         }
+        @if !class_rows.is_empty() && !classes.is_empty() {
+            h2 { "Per genre" }
+            p.note { "Precision, recall and F1 of each genre and its support (tracks whose label is that genre), on the test tracks against the published labels and, on generated worlds, against the true genres." }
+            @for m in &genre_models {
+                @for split in [SplitKey::Test, SplitKey::TestClean] {
+                    @let rows: Vec<_> = class_rows.iter().filter(|r| r.model == m.to_string() && r.split == split.as_str()).collect();
+                    @if !rows.is_empty() {
+                        details open[Some(*m) == headline.as_ref()] {
+                            summary { (m.to_string()) " on " (split.as_str()) }
+                            table.sortable {
+                                thead { tr { th.l { "genre" } th { "precision" } th { "recall" } th { "F1" } th { "support" } } }
+                                tbody {
+                                    @for r in &rows {
+                                        tr {
+                                            td.l { (classes.get(r.class_index as usize).cloned().unwrap_or_default()) }
+                                            (num_cell(Some(r.precision), 3)) (num_cell(Some(r.recall), 3)) (num_cell(Some(r.f1), 3))
+                                            td { (r.support) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         @if let Some(a) = audit { (a) }
         @if !epoch_rows.is_empty() {
             h2 { "Training" }
@@ -186,17 +336,26 @@ pub fn render(store: &Store, page: &RunPage) -> Result<String, ReportError> {
                     }
                 }
             }
-            @if !bands.is_empty() {
+            @for LossPanel { title, curves, chance } in &panels {
                 (figure(
-                    html! { "Each net's loss on its own target (genre, or an artist's topic vector) and the transfer model's on genre, on the validation tracks after every epoch." },
-                    charts::band_chart(
-                        &format!("Validation loss per epoch, run {}", run.0),
-                        "epoch",
-                        "validation loss (track level)",
-                        "model",
-                        &bands,
-                    ),
+                    html! { (title) ": training loss (faint, the mean over the epoch's batches) and validation loss (bold) per epoch; the grey line is chance, the loss of a uniform prediction." },
+                    stat_charts::loss_chart(&format!("Run {}: {title}", run.0), curves, chance),
                 ))
+            }
+        }
+        @if !stage_times.is_empty() {
+            h2 { "Time per stage" }
+            table {
+                thead { tr { th.l { "stage" } th { "seconds" } th.l { "from the cache" } } }
+                tbody {
+                    @for t in &stage_times {
+                        tr {
+                            td.l { (t.stage) }
+                            td { (format!("{:.1}", t.seconds)) }
+                            td.l { (if t.cached { "yes: every computation was cached before the run" } else { "no" }) }
+                        }
+                    }
+                }
             }
         }
         @if !confusions.is_empty() {
@@ -262,6 +421,11 @@ pub fn render(store: &Store, page: &RunPage) -> Result<String, ReportError> {
                     }
                 }
             }
+        }
+        @if !files.is_empty() {
+            h2 { "Files" }
+            p.note { "The run's prediction files (one row per track: its split, label and every class's probability) and factor tables, in its folder." }
+            ul { @for (href, name) in &files { li { a href=(href) { code { (name) } } } } }
         }
         h2 { "Resolved spec" }
         details {

@@ -7,12 +7,18 @@
 
 use super::charts::{self, AxisLine, Band, IntervalRow};
 use super::page::{self, figure, num, num_cell};
+use super::stat_charts::{self, Profile, Ranked};
 use super::ReportError;
 use crate::compare::arm::value_text;
-use crate::compare::sweep::{ModelComparison, ScoreTable, SweepComparison};
+use crate::compare::design;
+use crate::compare::sweep::{Aggregate, ModelComparison, ScoreTable, SweepComparison};
+use crate::compare::verdict::{self, Verdict};
 use crate::compare::Arm;
 use crate::eval::bootstrap::LEVEL;
+use crate::eval::robust::{self, Scores};
+use crate::eval::small_n::{self, MeanInterval};
 use crate::eval::summary::Spread;
+use crate::eval::variance;
 use crate::record::{metric, ModelName, RunId, SplitKey};
 use crate::store::{CellStatus, Store};
 use maud::{html, Markup};
@@ -45,46 +51,94 @@ fn interval_text(i: Option<crate::eval::bootstrap::Interval>, digits: usize) -> 
         .unwrap_or_else(|| "—".into())
 }
 
+fn mean_interval_text(i: Option<MeanInterval>, digits: usize) -> String {
+    i.map(|i| {
+        format!(
+            "[{:.digits$}, {:.digits$}] {}",
+            i.low,
+            i.high,
+            i.method.as_str()
+        )
+    })
+    .unwrap_or_else(|| "—".into())
+}
+
+fn aggregate_text(a: Option<Aggregate>, digits: usize) -> String {
+    match a {
+        Some(a) => format!("{:.digits$} {}", a.value, interval_text(a.interval, digits)),
+        None => "—".into(),
+    }
+}
+
+/// An arm's label, marked where its split leaks.
+fn marked_label(c: &SweepComparison, i: usize) -> String {
+    match c.arms[i].leakage.filter(|l| l.leaks()) {
+        Some(l) => format!("{} ⚠ leaks {:.0}%", arm_label(c, i), l.artist * 100.0),
+        None => arm_label(c, i),
+    }
+}
+
+fn leakage_cell(c: &SweepComparison, i: usize) -> Markup {
+    match c.arms[i].leakage {
+        Some(l) => html! {
+            td data-v=(l.artist) class=(if l.leaks() { "worse" } else { "" }) title=(l.text()) {
+                (format!("{:.0}% / {:.0}%", l.artist * 100.0, l.album * 100.0))
+            }
+        },
+        None => html! { td { "—" } },
+    }
+}
+
 fn score_table(c: &SweepComparison, t: &ScoreTable) -> Markup {
     let better = if t.lower_is_better { "lower" } else { "higher" };
+    let any_iqm = t.rows.iter().any(|r| r.iqm.is_some());
+    let any_rank_test = t
+        .rows
+        .iter()
+        .any(|r| r.versus.as_ref().is_some_and(|v| v.test.is_some()));
     html! {
         h3 { (t.label) " (" (better) " is better)" }
-        table.sortable {
+        div.wide.arms { table.sortable {
             thead { tr {
-                th.l { "arm" } th { "seeds" } th { "mean ± SD" } th { "95% CI" }
+                th.l { "arm" } th { "seeds" } th title="test tracks whose artist / album is in training" { "leakage" }
+                th { "mean ± SD" } th { "95% CI" }
+                @if any_iqm { th { "IQM [95% CI]" } }
                 th { "± test set" }
-                th { "Δ vs baseline" } th { "95% CI of Δ" } th { "better on" } th { "p (Holm)" }
+                th { "Δ vs baseline [95% CI]" } th { "P(better) [95% CI]" } th { "better on" }
+                th { "p (t, Holm)" } @if any_rank_test { th { "p (signed-rank, Holm)" } }
             } }
             tbody {
                 @for r in &t.rows {
                     tr.base[c.arms[r.arm].is_baseline] {
                         td.l { (arm_label(c, r.arm)) @if c.arms[r.arm].is_baseline { " (baseline)" } }
                         td data-v=(r.spread.n) { (r.spread.n) }
+                        (leakage_cell(c, r.arm))
                         td data-v=(r.spread.mean) { (spread_text(&r.spread, 4)) }
-                        td { (interval_text(r.interval, 4)) }
+                        td { (mean_interval_text(r.interval, 4)) }
+                        @if any_iqm { td { (aggregate_text(r.iqm, 4)) } }
                         (num_cell(r.test_set, 4))
                         @match &r.versus {
                             Some(v) => {
                                 @let gain = if t.lower_is_better { -v.mean } else { v.mean };
-                                td data-v=(v.mean) class=(if gain > 0.0 { "better" } else if gain < 0.0 { "worse" } else { "" }) {
-                                    (format!("{:+.4}", v.mean))
-                                }
-                                td { (interval_text(v.interval, 4)) }
+                                @let class = if !v.verdict.called() { "" } else if gain > 0.0 { "better" } else { "worse" };
+                                td data-v=(v.mean) class=(class) { (format!("{:+.4}", v.mean)) " " (mean_interval_text(v.interval, 4)) }
+                                td { (aggregate_text(v.improvement, 2)) }
                                 td data-v=(v.wins as f64 / v.pairs as f64) { (v.wins) " of " (v.pairs) }
-                                td { (num(v.p_holm, 4)) @if let Some(tst) = v.test { " (raw " (num(Some(tst.p_value), 4)) ")" } }
+                                td title=(format!("raw p = {}", num(v.p_t, 4))) { (num(v.p_t_holm, 4)) }
+                                @if any_rank_test { td { (num(v.p_holm, 4)) @if let Some(tst) = v.test { " (raw " (num(Some(tst.p_value), 4)) ")" } } }
                             }
-                            None => { td { "—" } td { "—" } td { "—" } td { "—" } }
+                            None => { td { "—" } td { "—" } td { "—" } td { "—" } @if any_rank_test { td { "—" } } }
                         }
                     }
                 }
             }
-        }
+        } }
         @if let Some(n) = &t.note { p.note { (n) } }
     }
 }
 
-/// One line per arm saying whether it beats the baseline on this score and how sure we are:
-/// a difference is called only where its interval leaves out zero.
+/// One line per arm saying what may be concluded against the baseline on this score
+/// ([`verdict::decide`]).
 fn verdict(c: &SweepComparison, model: &ModelName, t: &ScoreTable) -> Markup {
     let better = if t.lower_is_better { "lower" } else { "higher" };
     html! {
@@ -92,21 +146,20 @@ fn verdict(c: &SweepComparison, model: &ModelName, t: &ScoreTable) -> Markup {
         ul.verdict {
             @for r in t.rows.iter().filter(|r| !c.arms[r.arm].is_baseline) {
                 @if let Some(v) = &r.versus {
-                    @let gain = if t.lower_is_better { -v.mean } else { v.mean };
-                    @let clear = v.interval.is_some_and(|i| !i.contains(0.0));
+                    @let text = verdict::sentence(&v.verdict, v.mean, v.interval.as_ref(), v.pairs);
+                    @let (head, rest) = text.split_once(':').unwrap_or((text.as_str(), ""));
                     li {
                         code { (arm_label(c, r.arm)) } ": "
-                        @if clear {
-                            strong class=(if gain > 0.0 { "better" } else { "worse" }) {
-                                (if gain > 0.0 { "better" } else { "worse" })
-                            }
-                            " by " (format!("{:.4}", v.mean.abs()))
-                        } @else {
-                            "no clear difference (Δ " (format!("{:+.4}", v.mean)) ")"
+                        @match v.verdict {
+                            Verdict::Better => strong.better { (head) },
+                            Verdict::Worse => strong.worse { (head) },
+                            Verdict::OptimisticByLeakage { .. } => strong.leak { (head) },
+                            _ => strong { (head) },
                         }
-                        ", 95% CI of Δ " (interval_text(v.interval, 4))
+                        ":" (rest)
+                        @if let Some(p) = v.p_t_holm { "; paired t-test, Holm-corrected p = " (num(Some(p), 4)) }
+                        @if let Some(i) = v.improvement { "; P(a run beats the baseline's) = " (format!("{:.2}", i.value)) }
                         ", better on " (v.wins) " of " (v.pairs) " seeds"
-                        @if let Some(p) = v.p_holm { ", Holm-corrected p = " (num(Some(p), 4)) }
                     }
                 } @else {
                     li { code { (arm_label(c, r.arm)) } ": no seed shared with its baseline arm" }
@@ -121,10 +174,10 @@ fn intervals_figure(c: &SweepComparison, model: &ModelName, t: &ScoreTable) -> M
         .rows
         .iter()
         .map(|r| IntervalRow {
-            label: arm_label(c, r.arm),
+            label: marked_label(c, r.arm),
             seeds: r.values.iter().map(|v| v.2).collect(),
             mean: r.spread.mean,
-            interval: r.interval,
+            interval: r.interval.map(|i| i.interval()),
             baseline: c.arms[r.arm].is_baseline,
         })
         .collect();
@@ -132,10 +185,169 @@ fn intervals_figure(c: &SweepComparison, model: &ModelName, t: &ScoreTable) -> M
     figure(
         html! {
             (model.to_string()) ", " (t.label) " (" (better) " is better): each seed a grey dot, the mean over seeds a square, its "
-            (format!("{:.0}%", LEVEL * 100.0)) " percentile-bootstrap interval a bar; the dashed line is the baseline arm's mean."
+            (format!("{:.0}%", LEVEL * 100.0)) " interval a bar (Student's t below " (small_n::BCA_FROM) " seeds, BCa from there); the dashed line is the baseline arm's mean; ⚠ marks an arm whose test tracks' artists are in training."
         },
         charts::intervals_chart(&format!("{model}: {} per arm", t.label), t.label, &rows),
     )
+}
+
+/// Each arm's share of runs better than each threshold (rliable's performance profile).
+fn profile_figure(c: &SweepComparison, model: &ModelName, t: &ScoreTable) -> Option<Markup> {
+    let all: Vec<f64> = t
+        .rows
+        .iter()
+        .flat_map(|r| r.values.iter().map(|v| v.2))
+        .collect();
+    if t.rows.len() < 2 || all.len() < 4 {
+        return None;
+    }
+    let (lo, hi) = all
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    let pad = (hi - lo).max(1e-9) * 0.05;
+    let taus: Vec<f64> = (0..=200)
+        .map(|i| lo - pad + (hi - lo + 2.0 * pad) * i as f64 / 200.0)
+        .collect();
+    let sign = if t.lower_is_better { -1.0 } else { 1.0 };
+    let profiles: Vec<Profile> = t
+        .rows
+        .iter()
+        .map(|r| {
+            let s = Scores::single(r.values.iter().map(|v| sign * v.2).collect());
+            let shares = robust::profile(&s, &taus.iter().map(|x| sign * x).collect::<Vec<_>>());
+            Profile {
+                name: marked_label(c, r.arm),
+                points: taus.iter().copied().zip(shares).collect(),
+            }
+        })
+        .collect();
+    let better = if t.lower_is_better { "below" } else { "above" };
+    Some(figure(
+        html! { (model.to_string()) ", " (t.label) ": performance profiles, the share of each arm's runs scoring " (better) " each threshold (rliable's score distributions); a curve that lies above another at every threshold dominates it." },
+        stat_charts::profile_chart(
+            &format!("{model}: {} profiles", t.label),
+            t.label,
+            &profiles,
+        ),
+    ))
+}
+
+/// The critical-difference diagram and its table, where the design allows one.
+fn ranking_section(c: &SweepComparison, model: &ModelName, t: &ScoreTable) -> Option<Markup> {
+    let r = design::ranking(c, t)?;
+    let differs = |k: usize| {
+        r.versus
+            .iter()
+            .any(|v| v.arm == k && v.p_holm < verdict::ALPHA)
+    };
+    let ranked: Vec<Ranked> = r
+        .arms
+        .iter()
+        .enumerate()
+        .map(|(k, &a)| Ranked {
+            name: arm_label(c, a),
+            rank: r.friedman.ranks[k],
+            baseline: r.control == Some(k),
+            differs: differs(k),
+        })
+        .collect();
+    Some(html! {
+        h3 { (model.to_string()) ", " (t.label) ": ranks over " (r.blocks.len()) " shared seeds" }
+        p.note {
+            "Friedman test over " (r.friedman.arms) " arms and " (r.blocks.len()) " seeds (blocks): χ² = "
+            (format!("{:.3}", r.friedman.statistic)) ", p = " (num(Some(r.friedman.p_value), 4))
+            ". Each arm against the baseline by its average rank (Demšar 2006: z = ΔR̄ / √(k(k+1)/6n)), Holm-corrected; "
+            "the black bar joins the baseline with the arms not shown to differ from it. 1 is the best rank."
+        }
+        (figure(
+            html! { "Average ranks; the baseline in bold, arms that differ from it (Holm p < 0.05) in vermillion." },
+            stat_charts::cd_chart(&format!("{model}: average rank on {}", t.label), &ranked),
+        ))
+        table {
+            thead { tr { th.l { "arm" } th { "average rank" } th { "z vs baseline" } th { "p (Holm)" } } }
+            tbody {
+                @for (k, &a) in r.arms.iter().enumerate() {
+                    tr.base[r.control == Some(k)] {
+                        td.l { (arm_label(c, a)) }
+                        td { (format!("{:.2}", r.friedman.ranks[k])) }
+                        @match r.versus.iter().find(|v| v.arm == k) {
+                            Some(v) => { td { (format!("{:+.2}", v.z)) } td { (num(Some(v.p_holm), 4)) } }
+                            None => { td { "—" } td { "—" } }
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// How much of each score's variance the world, the split and training explain.
+fn variance_section(c: &SweepComparison, model: &ModelName, t: &ScoreTable) -> Option<Markup> {
+    let splits = design::variance_sources(c, t);
+    if splits.is_empty() {
+        return None;
+    }
+    Some(html! {
+        h3 { (model.to_string()) ", " (t.label) }
+        table {
+            thead { tr {
+                th.l { "configuration" } th { "runs" } th { "worlds × splits × trainings" }
+                @for s in variance::SOURCES { th { (s) } }
+                th { "total SD" }
+            } }
+            tbody {
+                @for s in &splits {
+                    @let shares = s.components.shares();
+                    @let var = s.components.truncated();
+                    tr {
+                        td.l { (if s.configuration.is_empty() { "(all)".to_string() } else { s.configuration.clone() }) }
+                        td { (s.runs) }
+                        td { (format!("{} × {} × {}", s.components.levels[0], s.components.levels[1], s.components.levels[2])) }
+                        @for k in 0..3 {
+                            td title=(format!("σ² = {:.3e} (unbiased estimate {:.3e}); mean square {:.3e} on {} df", var[k], s.components.raw[k], s.components.mean_squares[k], s.components.df[k])) {
+                                (format!("{:.0}%", shares[k] * 100.0)) " (SD " (format!("{:.4}", var[k].sqrt())) ")"
+                                @if s.components.raw[k] < 0.0 { " †" }
+                            }
+                        }
+                        td { (format!("{:.4}", var.iter().sum::<f64>().sqrt())) }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Main effects and two-way interactions of a full grid.
+fn factorial_section(c: &SweepComparison, model: &ModelName, t: &ScoreTable) -> Option<Markup> {
+    let f = design::factorial(c, t)?;
+    let level = |a: usize, l: usize| format!("{}={}", f.axes[a], f.levels[a][l]);
+    let row = |name: String, e: &crate::eval::factorial::Effect| {
+        let clear = e.interval.is_some_and(|i| !i.contains(0.0));
+        html! {
+            tr {
+                td.l { (name) }
+                td data-v=(e.mean) class=(if clear { "called" } else { "" }) { (format!("{:+.4}", e.mean)) }
+                td { (interval_text(e.interval, 4)) }
+            }
+        }
+    };
+    Some(html! {
+        h3 { (model.to_string()) ", " (t.label) }
+        p.note {
+            "Grand mean " (format!("{:.4}", f.effects.grand_mean)) " over " (f.effects.seeds) " seeds. "
+            "A main effect is a level's mean minus the grand mean; an interaction is a pair of levels' mean minus both main effects and the grand mean. "
+            "Each is computed seed by seed and its 95% interval is Student's t over the seeds; bold where it leaves out zero (not corrected for the number of effects shown)."
+        }
+        table {
+            thead { tr { th.l { "effect" } th { "estimate" } th { "95% CI (t over seeds)" } } }
+            tbody {
+                @for e in &f.effects.main { (row(level(e.axes[0], e.levels[0]), e)) }
+                @for e in &f.effects.interactions { (row(format!("{} × {}", level(e.axes[0], e.levels[0]), level(e.axes[1], e.levels[1])), e)) }
+            }
+        }
+    })
 }
 
 /// The levels of `axis` among the arms: numbers in numeric order, anything else in order of
@@ -194,7 +406,10 @@ fn axis_lines(
                 lines.len() - 1
             }
         };
-        lines[i].1.points.push((level, r.spread.mean, r.interval));
+        lines[i]
+            .1
+            .points
+            .push((level, r.spread.mean, r.interval.map(|i| i.interval())));
     }
     lines
         .into_iter()
@@ -324,12 +539,55 @@ fn noise_figures(c: &SweepComparison) -> Vec<Markup> {
     out
 }
 
-/// A model's scores per arm: log loss and macro-F1 drawn and tabled, accuracy tabled.
+/// A model's scores per arm: log loss and macro-F1 drawn, profiled and tabled, accuracy
+/// tabled.
 fn model_section(c: &SweepComparison, m: &ModelComparison) -> Markup {
     html! {
         @for t in &m.tables {
             @if t.score.name != metric::ACCURACY { (intervals_figure(c, &m.model, t)) }
             (score_table(c, t))
+            @if t.score.name != metric::ACCURACY {
+                @if let Some(f) = profile_figure(c, &m.model, t) { (f) }
+            }
+        }
+    }
+}
+
+/// The sections the design allows, for the headline model's test log loss and macro-F1.
+fn design_sections(c: &SweepComparison, h: &ModelComparison) -> Markup {
+    let tables: Vec<&ScoreTable> = [metric::LOG_LOSS, metric::MACRO_F1]
+        .into_iter()
+        .filter_map(|n| table_for(h, SplitKey::Test, n))
+        .collect();
+    let ranking: Vec<Markup> = tables
+        .iter()
+        .filter_map(|t| ranking_section(c, &h.model, t))
+        .collect();
+    let variance: Vec<Markup> = tables
+        .iter()
+        .filter_map(|t| variance_section(c, &h.model, t))
+        .collect();
+    let factorial: Vec<Markup> = tables
+        .iter()
+        .filter_map(|t| factorial_section(c, &h.model, t))
+        .collect();
+    html! {
+        @if !ranking.is_empty() {
+            h2 { "Ranking the arms" }
+            @for m in &ranking { (m) }
+        }
+        @if !variance.is_empty() {
+            h2 { "Variance by source" }
+            p.note {
+                "Within each configuration (the arm without its seed keys), the variance of the score over runs split into the world (" code { "dataset.seed" } "), the split drawn in it (" code { "split.seed" } ") and training (" code { "train_seed" } "), "
+                "nested in that order, by the analysis of variance of a balanced nested design (expected mean squares; Bouthillier et al. 2021). "
+                "A source whose share is large buys the most precision when more of its seeds are run. † an unbiased estimate below zero, shown as 0: that source adds nothing measurable beyond the one below it."
+            }
+            @for m in &variance { (m) }
+        }
+        @if !factorial.is_empty() {
+            h2 { "Factorial effects" }
+            @for m in &factorial { (m) }
         }
     }
 }
@@ -423,10 +681,17 @@ pub fn render(store: &Store, c: &SweepComparison) -> Result<String, ReportError>
             " · baseline arm: " strong { (baseline_label) }
         }
         p.note {
-            "Per arm: the mean ± sample SD of each score over its seeds and a 95% percentile-bootstrap interval of the mean (10,000 resamples of the seeds, seeded). "
-            "Δ is the arm minus its baseline arm (the baseline's values with this arm's other axes) over the seeds both have, with its own interval; "
-            "\"better on\" counts the seeds on which the arm scores better. With 6 paired seeds or more, the exact Wilcoxon signed-rank test, Holm-corrected across the arms of a table. "
-            "\"± test set\": the mean half-width of each run's 95% interval from a bootstrap over its test set's artists, the test-set uncertainty of one run beside the spread over seeds. p: the signed-rank test's p-value after Holm's correction, then its raw value."
+            "Per arm: the mean ± sample SD of each score over its seeds and a 95% interval of the mean that holds at few seeds: Student's t below "
+            (small_n::BCA_FROM) " seeds (a percentile bootstrap of three seeds is only their range and covers far less than 95%), the BCa bootstrap from there. "
+            "With " (crate::compare::sweep::IQM_FROM) " runs or more, the interquartile mean with a stratified-bootstrap interval (rliable's; " (crate::compare::sweep::ROBUST_RESAMPLES) " resamples, as for P(better)). "
+            "Leakage: the share of test tracks whose artist / album has tracks in training, over the arm's runs. "
+            "Δ is the arm minus its baseline arm (the baseline's values with this arm's other axes) over the seeds both have; "
+            "a difference is called only with " (c.settings.min_pairs) " paired seeds or more (" (c.settings_from) ") and a paired t-test whose Holm-corrected p is below 0.05, "
+            "and an arm whose split leaks against a baseline that does not is never called better. "
+            "The intervals are each arm's own, uncorrected for the number of arms; the verdict is Holm-corrected, so an interval that leaves out zero can come with no call. "
+            "P(better): the probability that a run of the arm scores better than a run of the baseline arm (rliable's probability of improvement, over all pairs of runs within a world, ties half), with a stratified-bootstrap interval; "
+            "\"better on\" counts the paired seeds on which the arm scores better. With 6 paired seeds or more, also the exact Wilcoxon signed-rank test, Holm-corrected. "
+            "\"± test set\": the mean half-width of each run's 95% interval from a bootstrap over its test set's artists, the test-set uncertainty of one run beside the spread over seeds."
         }
         @if failed > 0 {
             h2 { "Failed cells" }
@@ -446,6 +711,7 @@ pub fn render(store: &Store, c: &SweepComparison) -> Result<String, ReportError>
             }
             h2 { "Model " (h.model.to_string()) " (headline)" }
             (model_section(c, h))
+            (design_sections(c, h))
         }
         @if let Some(h) = headline {
             @for axis in &c.axes {

@@ -5,6 +5,7 @@
 //! name = "topics"                      # the spec's name when omitted
 //! seeds = [1, 2, 3]                    # the same seeds for every arm, so runs pair
 //! baseline = { "factors.mfcc.topics" = 12 }
+//! min_pairs = 5                        # paired seeds before a difference is called
 //! [sweep.grid]                         # every combination
 //! "factors.mfcc.topics" = [6, 12, 24]
 //! "split.strategy" = ["artist", "random"]
@@ -46,6 +47,9 @@ pub struct SweepSpec {
     pub include: Vec<Vec<Pair>>,
     /// The pairs that pick out the arm the others are compared with.
     pub baseline: Vec<Pair>,
+    /// Paired seeds below which the comparison report calls no difference (its default
+    /// when `None`).
+    pub min_pairs: Option<usize>,
 }
 
 /// A spec file read for a sweep: its `[sweep]` (if any) and the rest.
@@ -336,10 +340,17 @@ impl SweepSpec {
                     None => bad(&key, format!("expected [[sweep.{k}]] tables")),
                 },
                 "baseline" => out.baseline = pairs(v, &key, &mut bad),
+                "min_pairs" => match v.as_integer().filter(|n| *n >= 2) {
+                    Some(n) => out.min_pairs = Some(n as usize),
+                    None => bad(
+                        &key,
+                        format!("expected a whole number of paired seeds ≥ 2, got {v}"),
+                    ),
+                },
                 _ => bad(
                     &key,
                     "unknown key, expected one of `name`, `seeds`, `grid`, `zip`, `include`, \
-                     `exclude`, `baseline`"
+                     `exclude`, `baseline`, `min_pairs`"
                         .into(),
                 ),
             }

@@ -37,6 +37,10 @@ pub enum SweepError {
     Spawn(#[source] std::io::Error),
     #[error("{0} declares a [sweep]: `agf sweep run` runs its cells")]
     DeclaresSweep(std::path::PathBuf),
+    #[error("`{given}`: a comma list makes a sweep: use `agf sweep run`")]
+    CommaList { given: String },
+    #[error("{}", overrides.iter().map(|(g, m)| format!("`{g}`: {m}")).collect::<Vec<_>>().join("\n"))]
+    Override { overrides: Vec<(String, String)> },
     #[error("{0}")]
     Slurm(String),
     #[error("cell {number} failed: {reason}")]
@@ -103,19 +107,40 @@ impl Sweep {
         let mut file = SweepFile::read(path)?;
         let mut fixed = Vec::new();
         let mut problems = Vec::new();
+        let mut bad_overrides = Vec::new();
+        let mut assigned = Vec::new();
         for given in overrides {
             match crate::spec::overrides::assignment(given) {
-                Ok((key, values)) if values.len() == 1 => {
-                    fixed.push((key, values.into_iter().next().expect("one value")))
-                }
-                Ok((key, values)) => file.sweep.add_axis(&key, values),
-                Err(e) => problems.push(Problem::new("command line", e.to_string())),
+                Ok((key, values)) => assigned.push((given, key, values)),
+                Err(e) => bad_overrides.push((given.clone(), e.to_string())),
             }
         }
         // A value of the wrong kind or an unknown key in the base spec is located in the
         // file as written (cells are parsed from text made from tables, without its lines).
         if let Err(e @ SpecError::Parse { .. }) = stages::parse_spec(&file.base_text, path) {
             return Err(e.into());
+        }
+        // Each override tried alone on the base spec: what it breaks is its own fault, and
+        // is said of the override as typed, not of the file.
+        for (given, key, values) in &assigned {
+            if let Some(message) = values
+                .iter()
+                .find_map(|v| override_problem(&file, key, v.clone(), path))
+            {
+                bad_overrides.push(((*given).clone(), message));
+            }
+        }
+        if !bad_overrides.is_empty() {
+            return Err(SweepError::Override {
+                overrides: bad_overrides,
+            });
+        }
+        for (_, key, values) in assigned {
+            if values.len() == 1 {
+                fixed.push((key, values.into_iter().next().expect("one value")));
+            } else {
+                file.sweep.add_axis(&key, values);
+            }
         }
         let drafts = file.cells(&fixed).map_err(|e| SweepError::Cells {
             path: path.to_path_buf(),
@@ -178,6 +203,93 @@ impl Sweep {
             baseline,
         })
     }
+}
+
+/// What `key = value` alone does to the base spec, as a sentence about the override (`None`
+/// when the spec it makes is valid).
+fn override_problem(
+    file: &SweepFile,
+    key: &str,
+    value: toml::Value,
+    path: &Path,
+) -> Option<String> {
+    let mut table = file.base.clone();
+    if let Err(e) = crate::spec::overrides::set(&mut table, key, value) {
+        let text = e.to_string();
+        let own = format!("`{key}`: ");
+        return Some(text.strip_prefix(&own).unwrap_or(&text).to_string());
+    }
+    let text = toml::to_string(&table).ok()?;
+    match stages::parse_spec(&text, path) {
+        Ok(_) => None,
+        Err(SpecError::Parse { message, .. }) => Some(explain_parse(key, &message)),
+        Err(SpecError::Invalid { problems, .. }) => Some(
+            problems
+                .iter()
+                .map(|p| {
+                    if p.key == key {
+                        p.message.clone()
+                    } else {
+                        format!("{}: {}", p.key, p.message)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        Err(e) => Some(e.to_string()),
+    }
+}
+
+/// serde's "unknown field `epochz`, expected one of `a`, `b`" as "unknown key `epochz` in
+/// [cnn]; did you mean `epochs`?"; other messages as they are.
+fn explain_parse(key: &str, message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_string();
+    };
+    let Some((field, expected)) = rest.split_once('`') else {
+        return message.to_string();
+    };
+    let segments: Vec<&str> = key.split('.').collect();
+    let section = match segments.iter().rposition(|s| *s == field) {
+        Some(0) => " at the spec's top level".to_string(),
+        Some(i) => format!(" in [{}]", segments[..i].join(".")),
+        None => String::new(),
+    };
+    let known: Vec<&str> = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|k| !k.is_empty())
+        .collect();
+    let nearest = known
+        .iter()
+        .map(|k| (edit_distance(field, k), *k))
+        .min()
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3));
+    match nearest {
+        Some((_, k)) => format!("unknown key `{field}`{section}; did you mean `{k}`?"),
+        None if known.is_empty() => format!("unknown key `{field}`{section}"),
+        None => format!(
+            "unknown key `{field}`{section}; known keys: {}",
+            known.join(", ")
+        ),
+    }
+}
+
+/// Levenshtein distance, for suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// A cell's spec problems, located where a user can fix them: at the axis that set the key,

@@ -250,3 +250,38 @@ pub fn open_at(location: &str, dir: &Path) -> Store {
     )
     .unwrap()
 }
+
+/// A small generated world (4 genres, 48 artists, clips of 1.5 s) with clean published
+/// labels and a label-noise section at rate 0, trained by the logistic baseline only: a run
+/// takes about a second, so sweeps over it can have many seeds.
+pub const SMALL_NOISE_SPEC: &str = r#"
+name = "noisy"
+seed = 1
+[dataset]
+source = "synthetic"
+seed = 5
+[dataset.synthetic]
+genres = 4
+groups = 4
+artists = 48
+albums_per_artist = [1, 2]
+tracks_per_album = [3, 5]
+label_noise = 0.0
+album_coherence = 1.0
+clip_seconds = 1.5
+sample_rate = 16000
+[frontend]
+sample_rate = 16000
+n_fft = 512
+hop_length = 256
+n_mels = 32
+n_mfcc = 13
+[split]
+strategy = "artist"
+[noise]
+kind = "symmetric"
+rate = 0.0
+[model]
+kind = "logreg"
+epochs = 80
+"#;
