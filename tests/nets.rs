@@ -105,8 +105,16 @@ epochs = 2
     let training = &html[html.find("<h2>Training</h2>").expect("a training section")..];
     for (panel, model, chance) in [
         ("genre nets: genre cross-entropy", "cnn.genre", "chance ln "),
-        ("factor nets: cross-entropy against", "cnn.tags", "chance ln "),
-        ("transfer model: genre cross-entropy", "transfer", "chance ln "),
+        (
+            "factor nets: cross-entropy against",
+            "cnn.tags",
+            "chance ln ",
+        ),
+        (
+            "transfer model: genre cross-entropy",
+            "transfer",
+            "chance ln ",
+        ),
     ] {
         let at = training
             .find(&format!("Run {}: {panel}", out.run.0))

@@ -367,7 +367,7 @@ pub fn compare(
                     stream(name, &key, &score, &a.arm, "mean"),
                 );
                 let iqm = (values.len() >= IQM_FROM).then(|| {
-                    let s = strata(&comparison.run_seeds, &values, false);
+                    let s = strata(&comparison.run_seeds, &values, false).1;
                     Aggregate {
                         value: robust::iqm(&s),
                         interval: robust::stratified_interval(
@@ -414,17 +414,25 @@ pub fn compare(
                 let wins = pairs.iter().filter(|(a, b)| score.better(*a, *b)).count();
                 let spread = Spread::of(&diffs).expect("pairs are not empty");
                 // rliable's P(X > Y) reads higher as better: lower-is-better scores negated.
-                let x = strata(
-                    &comparison.run_seeds,
-                    &rows[k].values,
-                    score.lower_is_better,
+                // Runs pair within a world only when both arms have the same worlds.
+                let (mut x, mut y) = (
+                    strata(
+                        &comparison.run_seeds,
+                        &rows[k].values,
+                        score.lower_is_better,
+                    ),
+                    strata(
+                        &comparison.run_seeds,
+                        &rows[bk].values,
+                        score.lower_is_better,
+                    ),
                 );
-                let y = strata(
-                    &comparison.run_seeds,
-                    &rows[bk].values,
-                    score.lower_is_better,
-                );
-                let improvement = (x.tasks.len() == y.tasks.len()).then(|| Aggregate {
+                if x.0 != y.0 {
+                    x = one_stratum(&rows[k].values, score.lower_is_better);
+                    y = one_stratum(&rows[bk].values, score.lower_is_better);
+                }
+                let (x, y) = (x.1, y.1);
+                let improvement = Some(Aggregate {
                     value: robust::probability_of_improvement(&x, &y),
                     interval: robust::improvement_interval(
                         &x,
@@ -543,12 +551,13 @@ fn holm_across(
 }
 
 /// An arm's values as rliable's runs × tasks, a task per world (`dataset.seed`) when every
-/// world has as many runs as the others, one task otherwise; negated when `negate`.
+/// world has as many runs as the others (two or more), one task otherwise; negated when
+/// `negate`. With the worlds the tasks stand for.
 fn strata(
     seeds: &BTreeMap<RunId, RunSeeds>,
     values: &[(Option<i64>, RunId, f64)],
     negate: bool,
-) -> Scores {
+) -> (Vec<Option<i64>>, Scores) {
     let sign = if negate { -1.0 } else { 1.0 };
     let mut by_world: BTreeMap<Option<i64>, Vec<f64>> = BTreeMap::new();
     for (_, run, v) in values {
@@ -557,14 +566,26 @@ fn strata(
     }
     let sizes: BTreeSet<usize> = by_world.values().map(Vec::len).collect();
     if by_world.len() > 1 && sizes.len() == 1 && sizes.iter().all(|&n| n >= 2) {
-        Scores {
-            tasks: by_world.into_values().collect(),
-        }
+        let worlds = by_world.keys().copied().collect();
+        (
+            worlds,
+            Scores {
+                tasks: by_world.into_values().collect(),
+            },
+        )
     } else {
-        Scores::single(values.iter().map(|v| sign * v.2).collect())
+        one_stratum(values, negate)
     }
 }
 
+/// All of an arm's values as one task.
+fn one_stratum(values: &[(Option<i64>, RunId, f64)], negate: bool) -> (Vec<Option<i64>>, Scores) {
+    let sign = if negate { -1.0 } else { 1.0 };
+    (
+        Vec::new(),
+        Scores::single(values.iter().map(|v| sign * v.2).collect()),
+    )
+}
 fn smallest_p(n: usize) -> String {
     format!("{:.3}", 2.0 / 2f64.powi(n as i32))
 }
