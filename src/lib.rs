@@ -28,7 +28,7 @@
 //! | 9 | [`pipeline`] | one run: which stages, in which order, each once; run folders and locks, provenance, resume; a run's label audit |
 //! | 10 | [`sweep`] | `[sweep]` cells validated and planned, a queue in the store, workers with leases, local launching |
 //! | 11 | [`compare`] | a sweep's arms over seeds (t or BCa intervals, IQM, leakage, paired differences with t-tests and signed-rank tests under Holm, probability of improvement) and the [`compare::verdict`] each gets (no call below `min_pairs`, never "better" by leakage); what the design allows beyond ([`compare::design`]: Friedman ranks, variance by seed source, factorial effects); a run's test set bootstrapped over artists, run against run (headline scores, leakage), runs filtered and grouped |
-//! | 12 | [`report`] | HTML reports with plotters charts, read from the store |
+//! | 12 | [`report`] | HTML reports with plotters charts, read from the store: the index, a page per run (per-genre scores, loss per target kind with chance lines, time per stage, its files), a page per sweep (verdicts, profiles, ranks, variance by source, factorial effects), `agf compare` pages |
 //! | 13 | [`bench`] | throughput against librosa, scikit-learn and PyTorch, printed, never asserted |
 //!
 //! The binary (`src/main.rs`, `src/cli/`) parses arguments, makes one library call per
