@@ -12,15 +12,15 @@ use std::sync::Once;
 
 static FONTS: Once = Once::new();
 
-const FONT: &str = "sans-serif";
+pub(super) const FONT: &str = "sans-serif";
 // plotters' SVG writes a font size about 0.8 of the one asked for: these give 19, 17 and
 // 16 px on the page.
-const CAPTION: u32 = 24;
-const DESC: u32 = 21;
-const TICK: u32 = 20;
-const WIDTH: u32 = 1100;
+pub(super) const CAPTION: u32 = 24;
+pub(super) const DESC: u32 = 21;
+pub(super) const TICK: u32 = 20;
+pub(super) const WIDTH: u32 = 1100;
 /// Width of the legend panel right of a plot.
-const LEGEND: u32 = 310;
+pub(super) const LEGEND: u32 = 310;
 /// Pixels per character of tick text, for fitting labels.
 const CHAR: f64 = 9.5;
 
@@ -39,7 +39,7 @@ pub fn register_fonts() {
     });
 }
 
-fn err(e: impl std::fmt::Display) -> String {
+pub(super) fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 

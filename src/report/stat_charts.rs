@@ -2,19 +2,9 @@
 //! than each threshold, rliable's score distributions) and the critical-difference diagram
 //! of the arms' average ranks, and loss curves with their chance levels. Same fonts and palette as [`super::charts`].
 
-use super::charts::{colour, draw_legend, shorten};
+use super::charts::{colour, draw_legend, err, shorten, CAPTION, DESC, FONT, LEGEND, TICK, WIDTH};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-
-const FONT: &str = "sans-serif";
-const CAPTION: u32 = 24;
-const TICK: u32 = 20;
-const WIDTH: u32 = 1100;
-const LEGEND: u32 = 310;
-
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
-}
 
 /// One arm's profile: (threshold, share of runs better than it), thresholds ascending.
 pub struct Profile {
@@ -52,7 +42,7 @@ pub fn profile_chart(title: &str, x_label: &str, profiles: &[Profile]) -> Result
             .x_desc(x_label)
             .y_desc("share of runs better")
             .label_style((FONT, TICK))
-            .axis_desc_style((FONT, TICK + 1))
+            .axis_desc_style((FONT, DESC))
             .draw()
             .map_err(err)?;
         for (i, p) in profiles.iter().enumerate() {
@@ -252,7 +242,7 @@ pub fn loss_chart(
                 }
             })
             .label_style((FONT, TICK))
-            .axis_desc_style((FONT, TICK + 1))
+            .axis_desc_style((FONT, DESC))
             .draw()
             .map_err(err)?;
         let grey = RGBColor(120, 120, 120);
